@@ -1,0 +1,97 @@
+"""`rag` command: builds settings and the engine, calls it, and formats the result for a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from rag.errors import RagError
+from rag.settings import Settings
+from rag.types import Answer
+
+EXIT_USAGE = 2
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"RAG_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise RagError(f"Invalid settings: {problems}") from None
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.service import run_ingest
+
+    settings = _settings()
+    report = run_ingest(
+        settings, paths=[Path(p) for p in args.paths], rebuild=args.rebuild,
+        on_skip=lambda name, reason: print(f"warning: skipped {name}: {reason}", file=sys.stderr),
+    )
+    print(report.summary())
+    return 0
+
+
+def format_answer(answer: Answer) -> str:
+    lines = [answer.answer]
+    if answer.citations:
+        lines += ["", "Sources :"]
+        for c in answer.citations:
+            lines.append(f"[{c.n}] {c.file} — {c.title}")
+            lines.append(f"    « {c.quote} » (caractères {c.char_start}–{c.char_end})")
+    return "\n".join(lines)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.engine import build_engine
+
+    engine = build_engine(_settings())
+    answer = engine.ask(args.question, top_k=args.top_k, files=args.file or None)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="rag", description="Questions-réponses sourcées sur des articles.")
+    root.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="sync the corpus directory into the index")
+    ingest.add_argument("paths", nargs="*", help="files or folders inside the corpus (default: all)")
+    ingest.add_argument("--rebuild", action="store_true", help="drop the index and rebuild it")
+    ingest.set_defaults(func=cmd_ingest)
+
+    ask = sub.add_parser("ask", help="answer a question with citations")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("--top-k", type=int, default=None, help="passages given to the answerer")
+    ask.add_argument("--file", action="append", help="restrict to this corpus file (repeatable)")
+    ask.set_defaults(func=cmd_ask)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        return int(args.func(args))
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""The engine: the one object every front end calls, and `build_engine`, the composition root."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from rag.answering import Answerer, Draft, Evidence
+from rag.answering.extractive import ExtractiveAnswerer
+from rag.citations import compose
+from rag.corpus import corpus_file, read_text, title_of
+from rag.embedding import Embedder
+from rag.errors import (
+    ConfigError,
+    EmbeddingModelMismatchError,
+    IndexNotReadyError,
+    InvalidQuestionError,
+    StoreUnavailableError,
+)
+from rag.retrieval import HybridRetriever
+from rag.settings import Settings
+from rag.types import Answer, Citation, Passage
+from vectorstore import ChunkStore, StoreMismatch, StoreMissing, StoreUnavailable, open_store
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Translate vector store errors into the service's own, with advice for the reader."""
+    try:
+        yield
+    except StoreMissing as exc:
+        raise IndexNotReadyError("The index is empty or missing: run `rag ingest` first.") from exc
+    except StoreMismatch as exc:
+        raise EmbeddingModelMismatchError(str(exc)) from exc
+    except StoreUnavailable as exc:
+        raise StoreUnavailableError(str(exc)) from exc
+
+
+@dataclass
+class Event:
+    """One step of a streamed answer: retrieval, delta, citation, done."""
+
+    type: str
+    data: dict[str, Any]
+
+
+class Engine:
+    """Retrieves passages and answers questions with citations."""
+
+    def __init__(
+        self, settings: Settings, *, embedder: Embedder, store: ChunkStore, answerer: Answerer,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.answerer = answerer
+        self.retriever = HybridRetriever(store, candidates=settings.candidates, rrf_k=settings.rrf_k)
+
+    # -- inputs -----------------------------------------------------------------------------
+    def check_question(self, question: str, top_k: int | None) -> tuple[str, int]:
+        question = (question or "").strip()
+        if not question:
+            raise InvalidQuestionError("The question is empty.")
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidQuestionError(
+                f"The question is {len(question)} characters long; the limit is "
+                f"{self.settings.max_question_chars}."
+            )
+        k = self.settings.top_k if top_k is None else top_k
+        if not 1 <= k <= 50:
+            raise InvalidQuestionError(f"top_k must be between 1 and 50, not {k}.")
+        return question, k
+
+    # -- retrieval --------------------------------------------------------------------------
+    def retrieve(
+        self, question: str, top_k: int | None = None, files: Sequence[str] | None = None,
+    ) -> tuple[list[Passage], Evidence, dict[str, float]]:
+        question, k = self.check_question(question, top_k)
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        vector = self.embedder.embed_cached([question])[0]
+        timings["embed"] = (time.perf_counter() - started) * 1000
+        with store_errors():
+            if self.store.count() == 0:
+                raise IndexNotReadyError("The index is empty: run `rag ingest` first.")
+            passages = self.retriever.retrieve(question, vector, k, files=files)
+            bm25 = self.retriever.bm25()
+        timings["retrieve"] = (time.perf_counter() - started) * 1000 - timings["embed"]
+        return passages, Evidence(vector, self.embedder.embed_cached, bm25.idf), timings
+
+    # -- answering --------------------------------------------------------------------------
+    def ask(
+        self, question: str, *, top_k: int | None = None, files: Sequence[str] | None = None,
+    ) -> Answer:
+        """Answer a question from the articles, with numbered citations."""
+        started = time.perf_counter()
+        passages, evidence, timings = self.retrieve(question, top_k, files)
+        answered = time.perf_counter()
+        draft = self.answerer.answer(question.strip(), passages, evidence)
+        return self._finish(question.strip(), draft, passages, timings, answered, started)
+
+    def ask_stream(
+        self, question: str, *, top_k: int | None = None, files: Sequence[str] | None = None,
+    ) -> Iterator[Event]:
+        """Answer as a stream of events: retrieval, delta..., citation..., done (with the Answer)."""
+        started = time.perf_counter()
+        passages, evidence, timings = self.retrieve(question, top_k, files)
+        yield Event("retrieval", {"passages": [p.to_dict() for p in passages]})
+        answered = time.perf_counter()
+        draft: Draft | None = None
+        for item in self.answerer.stream(question.strip(), passages, evidence):
+            if isinstance(item, str):
+                yield Event("delta", {"text": item})
+            else:
+                draft = item
+        assert draft is not None, "an answerer's stream must end with its Draft"
+        answer = self._finish(question.strip(), draft, passages, timings, answered, started)
+        if self.answerer.name == "extractive":
+            # Extractive answers exist whole at once: stream them sentence by sentence.
+            for i, piece in enumerate(_pieces(answer.answer)):
+                yield Event("delta", {"text": piece if i == 0 else " " + piece})
+        for citation in answer.citations:
+            yield Event("citation", citation.to_dict())
+        yield Event("done", {"answer": answer})
+
+    def _finish(
+        self, question: str, draft: Draft, passages: list[Passage], timings: dict[str, float],
+        answered: float, started: float,
+    ) -> Answer:
+        text, citations, sentences = compose(draft)
+        now = time.perf_counter()
+        timings = {**timings, "answer": (now - answered) * 1000, "total": (now - started) * 1000}
+        return Answer(
+            question=question, answer=text, refused=draft.refused, citations=citations,
+            passages=passages, sentences=sentences, timings_ms=timings, answerer=self.answerer.name,
+            degraded=draft.degraded_reason is not None, degraded_reason=draft.degraded_reason,
+        )
+
+    # -- sources ----------------------------------------------------------------------------
+    def source(self, file: str) -> tuple[str, str]:
+        """Text and title of a corpus file, only if it is a file of the corpus."""
+        path = corpus_file(self.settings.corpus_dir, file)
+        text = read_text(path)
+        return text, title_of(text)
+
+    def status(self) -> dict[str, Any]:
+        """Readiness: the index open and non-empty, the embedder loaded."""
+        try:
+            with store_errors():
+                count = self.store.count()
+        except (IndexNotReadyError, StoreUnavailableError, EmbeddingModelMismatchError) as exc:
+            return {"ready": False, "reason": str(exc), "chunks": 0}
+        if count == 0:
+            return {"ready": False, "reason": "The index is empty: run `rag ingest`.", "chunks": 0}
+        return {"ready": True, "chunks": count, "embed_model": self.embedder.name}
+
+
+def _pieces(answer: str) -> list[str]:
+    return [p for p in re.split(r"(?<=\])\s+", answer) if p]
+
+
+def build_answerer(settings: Settings) -> Answerer:
+    if settings.answerer == "extractive":
+        return ExtractiveAnswerer(
+            refusal_threshold=settings.refusal_threshold, max_sentences=settings.max_answer_sentences
+        )
+    raise ConfigError(f"The answerer {settings.answerer!r} is not available in this version.")
+
+
+def build_engine(
+    settings: Settings, *, answerer: Answerer | None = None, embedder: Embedder | None = None,
+    store: ChunkStore | None = None, create: bool = False,
+) -> Engine:
+    """Turn settings into a ready engine. The only place where settings become objects."""
+    embedder = embedder or Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+    if store is None:
+        with store_errors():
+            store = open_store(
+                index_dir=settings.index_dir, collection=settings.collection,
+                embed_model=settings.embed_model, host=settings.chroma_host,
+                port=settings.chroma_port, create=create,
+            )
+    return Engine(settings, embedder=embedder, store=store, answerer=answerer or build_answerer(settings))
+
+
+__all__ = ["Answer", "Citation", "Engine", "Event", "build_engine"]

@@ -1,0 +1,78 @@
+"""Hybrid retrieval: dense search in Chroma plus French BM25, fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from threading import Lock
+from typing import Any
+
+import numpy as np
+
+from rag.bm25 import Bm25Index
+from rag.types import Passage
+from vectorstore import ChunkStore
+
+
+def _passage(
+    chunk_id: str, text: str, meta: Mapping[str, Any], score: float,
+    dense: float | None, lexical: float | None,
+) -> Passage:
+    return Passage(
+        id=chunk_id,
+        file=str(meta.get("file", "")),
+        title=str(meta.get("title", "")),
+        text=text,
+        char_start=int(meta.get("char_start", 0)),
+        char_end=int(meta.get("char_end", 0)),
+        score=score,
+        dense=dense,
+        lexical=lexical,
+    )
+
+
+class HybridRetriever:
+    """Dense + BM25 retrieval over one store. The BM25 index is derived from the store's contents
+    and rebuilt when the store's generation or size changes, so it is right after every sync and
+    works the same with an embedded store or a Chroma server."""
+
+    def __init__(self, store: ChunkStore, *, candidates: int = 20, rrf_k: int = 60) -> None:
+        self.store = store
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self._bm25: Bm25Index | None = None
+        self._version: tuple[int, int] | None = None
+        self._lock = Lock()
+
+    def bm25(self) -> Bm25Index:
+        """The BM25 index for the store's current contents (rebuilt only when they changed)."""
+        version = (self.store.generation(), self.store.count())
+        with self._lock:
+            if self._bm25 is None or version != self._version:
+                self._bm25 = Bm25Index(self.store.iter_all())
+                self._version = version
+            return self._bm25
+
+    def retrieve(
+        self, question: str, query_vector: np.ndarray, top_k: int,
+        files: Sequence[str] | None = None,
+    ) -> list[Passage]:
+        bm25 = self.bm25()
+        dense_hits = self.store.query(query_vector, self.candidates, files=files) if len(bm25) else []
+        lexical_hits = bm25.search(question, self.candidates, files=files)
+        fused: dict[str, float] = {}
+        found: dict[str, tuple[str, Mapping[str, Any]]] = {}
+        dense: dict[str, float] = {}
+        lexical: dict[str, float] = {}
+        for rank, hit in enumerate(dense_hits):
+            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+            found[hit.id] = (hit.document, hit.metadata)
+            dense[hit.id] = hit.similarity
+        for rank, (row, score) in enumerate(lexical_hits):
+            chunk_id = bm25.ids[row]
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+            found.setdefault(chunk_id, (bm25.texts[row], bm25.metas[row]))
+            lexical[chunk_id] = score
+        ranked = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
+        return [
+            _passage(i, *found[i], fused[i], dense.get(i), lexical.get(i)) for i in ranked
+        ]

@@ -1,0 +1,61 @@
+"""Shared fixtures: the real packaged embedding model (loaded once), real Chroma on temporary
+directories with a unique collection per test, and copies of the real corpus."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from ingest.service import run_ingest  # noqa: E402
+from rag.embedding import Embedder  # noqa: E402
+from rag.engine import Engine, build_engine  # noqa: E402
+from rag.settings import DEFAULT_EMBED_MODEL, Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "data" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder(DEFAULT_EMBED_MODEL)
+
+
+def make_settings(corpus: Path, index: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "corpus_dir": corpus, "index_dir": index, "collection": f"t-{uuid.uuid4().hex[:12]}",
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A private copy of the real corpus that a test may edit."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target
+
+
+@pytest.fixture
+def settings(corpus: Path, tmp_path: Path) -> Settings:
+    return make_settings(corpus, tmp_path / "index")
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Engine]:
+    """An engine on the real corpus, ingested once for the read-only tests."""
+    base = tmp_path_factory.mktemp("engine")
+    corpus = base / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = make_settings(corpus, base / "index")
+    run_ingest(settings, embedder=embedder, progress=False)
+    yield build_engine(settings, embedder=embedder)

@@ -1,0 +1,17 @@
+"""Vector store leaf: opens Chroma (embedded or server) and stores chunks with their metadata."""
+
+from vectorstore.chroma import (
+    ChunkStore,
+    Hit,
+    StoreError,
+    StoreMismatch,
+    StoreMissing,
+    StoreUnavailable,
+    drop_collection,
+    open_store,
+)
+
+__all__ = [
+    "ChunkStore", "Hit", "StoreError", "StoreMismatch", "StoreMissing", "StoreUnavailable",
+    "drop_collection", "open_store",
+]
