@@ -12,6 +12,7 @@ from typing import Any
 from rag.answering import Answerer, Draft, Evidence
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.citations import compose
+from rag.conversation import Message, condense
 from rag.corpus import corpus_file, read_text, title_of
 from rag.embedding import Embedder
 from rag.errors import (
@@ -140,6 +141,26 @@ class Engine:
             degraded=draft.degraded_reason is not None, degraded_reason=draft.degraded_reason,
         )
 
+    # -- conversations ----------------------------------------------------------------------
+    def chat(self, messages: Sequence[Message], *, top_k: int | None = None) -> Answer:
+        """Answer the last user message of a conversation, searching a standalone question."""
+        standalone = condense(messages)
+        answer = self.ask(standalone, top_k=top_k)
+        answer.question = _last_user(messages)
+        answer.standalone_question = standalone
+        return answer
+
+    def chat_stream(self, messages: Sequence[Message], *, top_k: int | None = None) -> Iterator[Event]:
+        """Like `ask_stream`; the retrieval event also carries the standalone question."""
+        standalone = condense(messages)
+        for event in self.ask_stream(standalone, top_k=top_k):
+            if event.type == "retrieval":
+                event.data["standalone_question"] = standalone
+            elif event.type == "done":
+                event.data["answer"].question = _last_user(messages)
+                event.data["answer"].standalone_question = standalone
+            yield event
+
     # -- sources ----------------------------------------------------------------------------
     def source(self, file: str) -> tuple[str, str]:
         """Text and title of a corpus file, only if it is a file of the corpus."""
@@ -157,6 +178,10 @@ class Engine:
         if count == 0:
             return {"ready": False, "reason": "The index is empty: run `rag ingest`.", "chunks": 0}
         return {"ready": True, "chunks": count, "embed_model": self.embedder.name}
+
+
+def _last_user(messages: Sequence[Message]) -> str:
+    return next(m.content for m in reversed(messages) if m.role == "user")
 
 
 def _pieces(answer: str) -> list[str]:

@@ -75,3 +75,21 @@ def test_ask_stream__events_end_with_the_same_answer(engine: Engine) -> None:
     final = events[-1].data["answer"]
     assert "".join(e.data["text"] for e in events if e.type == "delta") == final.answer
     assert [e.data for e in events if e.type == "citation"] == [c.to_dict() for c in final.citations]
+
+
+def test_chat__follow_up_is_searched_as_a_standalone_question(engine: Engine) -> None:
+    from rag.conversation import Message
+
+    history = [
+        Message("user", "Pourquoi Leike est-il parti ?"),
+        Message("assistant", engine.ask("Pourquoi Leike est-il parti ?").answer),
+        Message("user", "Et Schulman, pourquoi est-il parti ?"),
+    ]
+    answer = engine.chat(history)
+    assert answer.question == "Et Schulman, pourquoi est-il parti ?"
+    assert answer.standalone_question and "Schulman" in answer.standalone_question
+    assert not answer.refused and "Schulman" in answer.answer
+    follow = engine.chat([*history, Message("assistant", answer.answer),
+                          Message("user", "Et lui, il a rejoint quelle entreprise ?")])
+    assert follow.standalone_question and follow.standalone_question.startswith("Schulman")
+    assert "Anthropic" in follow.answer
