@@ -33,7 +33,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = _settings()
     report = run_ingest(
-        settings, paths=[Path(p) for p in args.paths], rebuild=args.rebuild,
+        settings, paths=[Path(p) for p in args.paths], rebuild=args.rebuild, progress=args.progress,
         on_skip=lambda name, reason: print(f"warning: skipped {name}: {reason}", file=sys.stderr),
     )
     print(report.summary())
@@ -62,6 +62,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from cli.serve import serve
+
+    serve(_settings(), args.host, args.port)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="rag", description="Questions-réponses sourcées sur des articles.")
     root.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -70,6 +77,10 @@ def parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="sync the corpus directory into the index")
     ingest.add_argument("paths", nargs="*", help="files or folders inside the corpus (default: all)")
     ingest.add_argument("--rebuild", action="store_true", help="drop the index and rebuild it")
+    ingest.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="show a progress bar (default: when stderr is a terminal)",
+    )
     ingest.set_defaults(func=cmd_ingest)
 
     ask = sub.add_parser("ask", help="answer a question with citations")
@@ -78,6 +89,11 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--top-k", type=int, default=None, help="passages given to the answerer")
     ask.add_argument("--file", action="append", help="restrict to this corpus file (repeatable)")
     ask.set_defaults(func=cmd_ask)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API and the chat UI")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    serve.set_defaults(func=cmd_serve)
     return root
 
 

@@ -39,5 +39,6 @@ def run_ingest(
                 drop_collection(**location)
             store = open_store(**location, embed_model=settings.embed_model, create=True)
         return sync_corpus(
-            settings.corpus_dir, store, embedder, chunker, paths, progress=progress, on_skip=on_skip
+            settings.corpus_dir, store, embedder, chunker, paths, page_size=settings.ingest_page,
+            progress=progress, on_skip=on_skip,
         )

@@ -23,7 +23,6 @@ from rag.embedding import Embedder
 from vectorstore import ChunkStore
 
 log = logging.getLogger(__name__)
-EMBED_PAGE = 256  # chunks embedded and written per step: bounded memory, steady progress
 
 
 @dataclass
@@ -61,7 +60,7 @@ def _is_complete(stored: Mapping[str, Mapping[str, Any]], sha: str) -> bool:
 
 def sync_corpus(
     corpus: Path, store: ChunkStore, embedder: Embedder, chunker: Chunker,
-    paths: Iterable[Path] = (), *, progress: bool | None = None,
+    paths: Iterable[Path] = (), *, page_size: int = 256, progress: bool | None = None,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> SyncReport:
     """Make the store mirror the corpus files (all of them, or those under `paths`)."""
@@ -115,8 +114,9 @@ def sync_corpus(
 
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=len(to_write), unit="chunk", desc="embedding", disable=not show) as bar:
-        for start in range(0, len(to_write), EMBED_PAGE):
-            page = to_write[start : start + EMBED_PAGE]
+        # Page by page: bounded memory, steady progress, and a killed run keeps finished pages.
+        for start in range(0, len(to_write), page_size):
+            page = to_write[start : start + page_size]
             vectors = embedder.embed([c.text for c in page])
             store.upsert([c.id for c in page], vectors, [c.text for c in page], [c.metadata for c in page])
             report.chunks_written += len(page)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from rag.text import tokens
+from rag.text import fold, tokens
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
@@ -31,6 +32,7 @@ class Bm25Index:
             corpus_tokens.append(tokens(text))
         self.files = np.array([str(m.get("file", "")) for m in self.metas], dtype=object)
         self.df: Counter[str] = Counter(t for toks in corpus_tokens for t in set(toks))
+        self.names = proper_names(self.texts)
         self.retriever = bm25s.BM25()
         if corpus_tokens:
             self.retriever.index(corpus_tokens, show_progress=False)
@@ -56,3 +58,17 @@ class Bm25Index:
         top = np.argpartition(-scores, k - 1)[:k]
         ranked = sorted(((int(i), float(scores[i])) for i in top if scores[i] > 0), key=lambda x: -x[1])
         return ranked
+
+
+_CAPITALISED = re.compile(r"\b[A-ZÀ-Ý][\w-]{2,}")
+_LOWER = re.compile(r"\b[a-zà-ÿ][\w-]{2,}")
+
+
+def proper_names(texts: Sequence[str]) -> frozenset[str]:
+    """Folded words that the corpus only ever writes capitalised: names of people and companies."""
+    capitalised: set[str] = set()
+    lower: set[str] = set()
+    for text in texts:
+        capitalised.update(fold(w) for w in _CAPITALISED.findall(text))
+        lower.update(fold(w) for w in _LOWER.findall(text))
+    return frozenset(capitalised - lower)

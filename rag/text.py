@@ -47,6 +47,25 @@ def _stopwords() -> frozenset[str]:
     return frozenset(words)
 
 
+@lru_cache(maxsize=1)
+def _language_words() -> tuple[frozenset[str], frozenset[str]]:
+    english = {fold(w) for w in STOPWORDS_EN} | {"did", "does", "how", "why", "who", "what", "when"}
+    french = {fold(w) for w in STOPWORDS_FRENCH}
+    return frozenset(english - french), frozenset(french - english)
+
+
+def looks_english(text: str) -> bool:
+    """More English function words than French ones: the question is probably in English."""
+    english, french = _language_words()
+    folded = [fold(w) for w in words(text)]
+    return sum(w in english for w in folded) > sum(w in french for w in folded)
+
+
+def is_stopword(word: str) -> bool:
+    folded = fold(word)
+    return folded in _stopwords() or folded in _QUESTION_WORDS
+
+
 def words(text: str) -> list[str]:
     """Lowercased words with French elisions (l', d', qu'...) split off."""
     return _WORD.findall(_ELISION.sub(" ", text.lower()))

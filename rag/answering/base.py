@@ -46,11 +46,12 @@ class Draft:
 @dataclass(frozen=True)
 class Evidence:
     """What an answerer may use besides the passages: the question's vector, an embedding
-    function for short texts, and corpus term weights."""
+    function for short texts, corpus term weights and the corpus's proper names."""
 
     query_vector: np.ndarray
     embed: Callable[[list[str]], np.ndarray]
     idf: Callable[[str], float]
+    names: frozenset[str] = frozenset()
 
 
 class Answerer(Protocol):

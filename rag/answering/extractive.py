@@ -6,74 +6,87 @@ evidence is weak (calibrated on questions the articles do not answer), it refuse
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from rag.answering.answer_types import Expectation, content_part, expectation, satisfies
 from rag.answering.base import Draft, DraftSentence, Evidence, Quote
-from rag.text import fold, query_terms, sentence_spans, tokens
+from rag.conversation import entities
+from rag.text import fold, is_stopword, looks_english, query_terms, sentence_spans, tokens, words
 from rag.types import Passage
 
-# Cues that a sentence carries the kind of answer the question asks for.
-_CUES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
-    (
-        re.compile(r"^(pourquoi|why)\b|raison|motif|cause"),
-        re.compile(
-            r"parce qu|\bcar\b|en raison|a cause|pour avoir|affirmant|critiquant|expliqu|"
-            r"desaccord|preoccupation|because|due to|vouloir|desir|priorit"
-        ),
-    ),
-    (
-        re.compile(r"^(combien|how (much|many|long))\b|quel (montant|nombre)|depuis combien"),
-        re.compile(
-            r"\d|\b(un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|vingt|"
-            r"cent|mille|milliards?|millions?)\b"
-        ),
-    ),
-    (
-        re.compile(r"^(quand|when)\b|quelle date|en quelle annee|depuis quand"),
-        re.compile(
-            r"\b(1[89]|20)\d\d\b|janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|"
-            r"octobre|novembre|decembre|mardi|semaine|annee|mois|automne|hier"
-        ),
-    ),
-]
-CUE_BONUS = 0.08
-DENSE_WEIGHT = 0.5
+# Weights of meaning (embedding cosine), question terms (IDF-weighted) and named entities.
+W_DENSE, W_TERMS, W_NAMES = 0.4, 0.3, 0.3
+# Credit for a name found not in the sentence but just before it (« Leike ... . Il a ... ») or
+# elsewhere in its passage.
+PREVIOUS_NAME_CREDIT, PASSAGE_NAME_CREDIT = 0.7, 0.2
+TYPE_BONUS = 0.05  # the sentence holds the kind of answer asked for (a number, a date...)
+TYPE_PENALTY = 0.6  # ... or it does not, for questions that need one
+MISSING_NAME_PENALTY = 0.75  # a name of the question is neither in the sentence nor just before it
+UNKNOWN_PENALTY = 0.7  # a key word of the question appears nowhere in the corpus
 MIN_WORDS = 4
-REDUNDANT = 0.6  # Jaccard overlap above which a second sentence adds nothing
+REDUNDANT = 0.6  # Jaccard overlap above which a further sentence adds nothing
 
 
 @dataclass
 class _Candidate:
     quote: Quote
     terms: frozenset[str]
+    words: frozenset[str]
+    before: frozenset[str]  # words of the previous sentence
+    passage_words: frozenset[str]
     rank: int
     score: float = 0.0
+    typed: bool = False
+    next: _Candidate | None = None
 
 
 def _candidates(passages: list[Passage]) -> list[_Candidate]:
     seen: set[tuple[str, int]] = set()
     out: list[_Candidate] = []
     for rank, passage in enumerate(passages):
+        passage_words = frozenset(words(fold(passage.text)))
+        before: frozenset[str] = frozenset()
+        previous: _Candidate | None = None
         for span in sentence_spans(passage.text, offset=passage.char_start):
+            sentence_words = frozenset(words(fold(span.text)))
             key = (passage.file, span.start)
-            if key in seen or len(span.text.split()) < MIN_WORDS:
-                continue
             # A chunk may begin inside a sentence: such a fragment is not a quotable sentence.
-            if span.start == passage.char_start and passage.char_start > 0 and span.text[0].islower():
-                continue
-            seen.add(key)
-            quote = Quote(passage.file, passage.title, span.text, span.start, span.end, 0.0)
-            out.append(_Candidate(quote, frozenset(tokens(span.text)), rank))
+            fragment = span.start == passage.char_start and passage.char_start > 0 and span.text[0].islower()
+            if key not in seen and len(span.text.split()) >= MIN_WORDS and not fragment:
+                seen.add(key)
+                quote = Quote(passage.file, passage.title, span.text, span.start, span.end, 0.0)
+                candidate = _Candidate(
+                    quote, frozenset(tokens(span.text)), sentence_words, before, passage_words, rank
+                )
+                if previous is not None:
+                    previous.next = candidate
+                previous = candidate
+                out.append(candidate)
+            before = sentence_words
     return out
 
 
+def question_names(question: str, corpus_names: frozenset[str]) -> list[frozenset[str]]:
+    """Names the question is about, each as its words (« Ilya Sutskever »): corpus names it mentions
+    in any case, and capitalised words the corpus does not know (« Australie »)."""
+    start = question.strip().split(" ", 1)[0]
+    # The question's first word is capitalised anyway: a name only if the corpus knows it.
+    found = [e for e in entities(question) if not (question.strip().startswith(e) and e == start)]
+    groups = [
+        frozenset(w for w in words(fold(e)) if len(w) > 2 and (w in corpus_names or not is_stopword(w)))
+        for e in found
+    ]
+    named = {w for g in groups for w in g}
+    groups += [frozenset({w}) for w in words(fold(question)) if w in corpus_names and w not in named]
+    return [g for g in groups if g]
+
+
 class ExtractiveAnswerer:
-    """Scores every sentence of the retrieved passages by meaning (embedding cosine) and by the
-    question's terms it contains (IDF-weighted), and quotes the best ones."""
+    """Scores every sentence of the retrieved passages by meaning, by the question's terms and names
+    it contains, and by whether it holds the kind of answer asked for; quotes the best ones."""
 
     name = "extractive"
 
@@ -86,17 +99,28 @@ class ExtractiveAnswerer:
         candidates = _candidates(passages)
         if not candidates:
             return []
-        terms = query_terms(question)
-        weights = {t: evidence.idf(t) for t in terms}
+        weights = {t: evidence.idf(t) for t in query_terms(content_part(question))}
         total = sum(weights.values()) or 1.0
+        # A French question whose key word the corpus never uses asks for something absent.
+        unknown = not looks_english(question) and any(
+            len(t) > 3 and w >= evidence.idf("\x00") for t, w in weights.items()
+        )
+        names = question_names(question, evidence.names)
+        expected = expectation(question)
         vectors = evidence.embed([c.quote.text for c in candidates])
         cosines = vectors @ np.asarray(evidence.query_vector, dtype=np.float32)
-        folded_question = fold(question).strip()
-        cue_patterns = [cue for trigger, cue in _CUES if trigger.search(folded_question)]
         for candidate, cosine in zip(candidates, cosines, strict=True):
             lexical = sum(w for t, w in weights.items() if t in candidate.terms) / total
-            bonus = CUE_BONUS if any(p.search(fold(candidate.quote.text)) for p in cue_patterns) else 0.0
-            candidate.score = DENSE_WEIGHT * float(cosine) + (1 - DENSE_WEIGHT) * lexical + bonus
+            if names:
+                credits = [_name_credit(group, candidate) for group in names]
+                score = W_DENSE * float(cosine) + W_TERMS * lexical + W_NAMES * sum(credits) / len(names)
+                if min(credits) < PREVIOUS_NAME_CREDIT:
+                    score *= MISSING_NAME_PENALTY
+            else:
+                score = (W_DENSE * float(cosine) + W_TERMS * lexical) / (W_DENSE + W_TERMS)
+            candidate.typed = expected is None or satisfies(expected, candidate.quote.text, question)
+            score = _typed(score, expected, candidate.typed)
+            candidate.score = score * UNKNOWN_PENALTY if unknown else score
         return sorted(candidates, key=lambda c: (-c.score, c.rank, c.quote.char_start))
 
     def answer(self, question: str, passages: list[Passage], evidence: Evidence) -> Draft:
@@ -106,22 +130,39 @@ class ExtractiveAnswerer:
             return Draft(sentences=[], refused=True, evidence=best)
         chosen: list[_Candidate] = []
         for candidate in ranked:
-            if len(chosen) == self.max_sentences or candidate.score < self.keep_ratio * best:
+            if len(chosen) >= self.max_sentences or candidate.score < self.keep_ratio * best:
                 break
             if any(_jaccard(candidate.terms, c.terms) > REDUNDANT for c in chosen):
                 continue
             chosen.append(candidate)
+            # The sentence that matches the question often leaves the answer to the next one.
+            follower = candidate.next
+            if not candidate.typed and follower is not None and follower.typed and follower not in chosen:
+                chosen.append(follower)
         sentences = [
-            DraftSentence(
-                text=c.quote.text,
-                quotes=(Quote(**{**c.quote.__dict__, "score": round(c.score, 4)}),),
-            )
-            for c in chosen
+            DraftSentence(text=c.quote.text, quotes=(replace(c.quote, score=round(c.score, 4)),))
+            for c in chosen[: self.max_sentences]
         ]
         return Draft(sentences=sentences, refused=False, evidence=best)
 
     def stream(self, question: str, passages: list[Passage], evidence: Evidence) -> Iterator[str | Draft]:
         yield self.answer(question, passages, evidence)
+
+
+def _name_credit(group: frozenset[str], candidate: _Candidate) -> float:
+    if group & candidate.words:
+        return 1.0
+    if group & candidate.before:
+        return PREVIOUS_NAME_CREDIT
+    return PASSAGE_NAME_CREDIT if group & candidate.passage_words else 0.0
+
+
+def _typed(score: float, expected: Expectation | None, typed: bool) -> float:
+    if expected is None:
+        return score
+    if typed:
+        return score + TYPE_BONUS
+    return score * TYPE_PENALTY if expected.strict else score
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
