@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
+LLAMA_STAMP := $(VENV)/.llamacpp-stamp
+# llama.cpp's default build uses instructions (AMX) that some CPUs lack: build for a portable x86-64.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -17,11 +20,18 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Optional extra for local GGUF models and the `llm` test tier (builds llama.cpp: ~6 min on 2 cores).
+llamacpp: $(LLAMA_STAMP)
+
+$(LLAMA_STAMP): $(STAMP) requirements-llamacpp.lock
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --require-hashes -r requirements-llamacpp.lock
+	touch $(LLAMA_STAMP)
+
 ingest: setup
 	$(BIN)/rag ingest
 
 run: setup ingest
-	$(BIN)/rag ask "Pourquoi Leike est-il parti ?"
+	$(BIN)/rag serve
 
 # Debian's chromium drives the UI tests; installed here so a fresh machine has it.
 browser-deps:
@@ -30,7 +40,7 @@ browser-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing and cannot be installed here: browser tests will report it"; fi; }
 
-test: setup browser-deps
+test: setup llamacpp browser-deps
 	$(BIN)/python -m pytest -q
 
 test-fast: setup

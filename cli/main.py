@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 from pydantic import ValidationError
 
@@ -69,6 +70,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from eval import evaluate, prepare
+    from rag.engine import build_engine
+
+    inputs = prepare(args.dataset, args.thresholds)  # usage errors before the model loads
+    settings = _settings()
+    if args.answerer:
+        settings = settings.model_copy(update={"answerer": args.answerer})
+    outcome = evaluate(build_engine(settings), inputs, args.output)
+    print(outcome.text)
+    return outcome.exit_code
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="rag", description="Questions-réponses sourcées sur des articles.")
     root.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -94,6 +108,16 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     serve.set_defaults(func=cmd_serve)
+
+    evaluate = sub.add_parser("eval", help="run the question set and report quality metrics")
+    evaluate.add_argument("--dataset", type=Path, default=None, help="JSON Lines question set")
+    evaluate.add_argument("--output", type=Path, default=Path("eval/out"), help="report directory")
+    evaluate.add_argument(
+        "--answerer", choices=get_args(Settings.model_fields["answerer"].annotation), default=None,
+        help="answerer to evaluate (default: RAG_ANSWERER)",
+    )
+    evaluate.add_argument("--thresholds", type=Path, default=None, help="thresholds JSON file")
+    evaluate.set_defaults(func=cmd_eval)
     return root
 
 

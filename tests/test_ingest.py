@@ -74,7 +74,8 @@ def test_ingest__deleted_file_is_gone_and_never_cited(settings: Settings, embedd
     report = run_ingest(settings, embedder=embedder, progress=False)
     assert report.removed == ["004_d6bdbc85729e3bbc.txt"]
     assert not any(i.startswith("004_") for i in stored(settings))
-    answer = build_engine(settings, embedder=embedder).ask("Combien Amazon a-t-il investi dans Anthropic ?")
+    engine = build_engine(settings, embedder=embedder)
+    answer = engine.ask("Combien Amazon a-t-il investi dans Anthropic ?")
     assert all(c.file != "004_d6bdbc85729e3bbc.txt" for c in answer.citations)
     assert all(p.file != "004_d6bdbc85729e3bbc.txt" for p in answer.passages)
 
@@ -89,7 +90,9 @@ def test_ingest__bad_files_are_skipped_with_a_warning_and_the_rest_ingested(
     (corpus / "bom.md").write_bytes("\ufeff# Titre\r\nUn texte avec BOM.\r\n".encode())
     (corpus / "image.png").write_bytes(b"\x89PNG")
     warnings: list[tuple[str, str]] = []
-    report = run_ingest(settings, embedder=embedder, progress=False, on_skip=lambda f, r: warnings.append((f, r)))
+    report = run_ingest(
+        settings, embedder=embedder, progress=False, on_skip=lambda f, r: warnings.append((f, r))
+    )
     assert {f for f, _ in warnings} == {"vide.txt", "binaire.txt"}
     assert dict(warnings)["vide.txt"] == "empty file"
     assert "binary" in dict(warnings)["binaire.txt"]
@@ -123,7 +126,8 @@ def test_ingest__another_model_is_refused_until_rebuild(
         run_ingest(changed, embedder=other_embedder, progress=False)
     report = run_ingest(changed, embedder=other_embedder, progress=False, rebuild=True)
     assert len(report.added) == 5
-    assert build_engine(changed, embedder=other_embedder).ask("Combien Amazon a-t-il investi dans Anthropic ?")
+    rebuilt = build_engine(changed, embedder=other_embedder)
+    assert rebuilt.ask("Combien Amazon a-t-il investi dans Anthropic ?").citations
 
 
 def test_ingest__a_second_ingest_is_refused_while_one_runs(settings: Settings, embedder: Embedder) -> None:
@@ -131,3 +135,14 @@ def test_ingest__a_second_ingest_is_refused_while_one_runs(settings: Settings, e
 
     with index_lock(settings.index_dir), pytest.raises(IngestLockedError, match="Another ingest"):
         run_ingest(settings, embedder=embedder, progress=False)
+
+
+def test_engine__keeps_answering_after_another_process_rebuilds_the_index(
+    settings: Settings, embedder: Embedder
+) -> None:
+    run_ingest(settings, embedder=embedder, progress=False)
+    engine = build_engine(settings, embedder=embedder)
+    assert engine.ask("Combien Amazon a-t-il investi dans Anthropic ?").citations
+    run_ingest(settings, embedder=embedder, progress=False, rebuild=True)  # a new collection
+    answer = engine.ask("Combien Amazon a-t-il investi dans Anthropic ?")
+    assert "4 milliards" in answer.answer and engine.status()["ready"]

@@ -6,6 +6,7 @@ always passed in, so Chroma never loads an embedding function of its own.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,10 +92,8 @@ def open_store(
 def drop_collection(*, index_dir: Path, collection: str, host: str = "", port: int = 8000) -> None:
     """Delete a collection if it exists (used by `rag ingest --rebuild`)."""
     client = _client(index_dir, host, port)
-    try:
+    with contextlib.suppress(chromadb.errors.NotFoundError, ValueError):
         client.delete_collection(collection)
-    except (chromadb.errors.NotFoundError, ValueError):
-        pass
 
 
 class ChunkStore:
@@ -110,11 +109,28 @@ class ChunkStore:
         return self.collection.name
 
     def count(self) -> int:
-        return self.collection.count()
+        try:
+            return self.collection.count()
+        except chromadb.errors.NotFoundError:
+            self.generation()  # follows a rebuilt collection, or raises StoreMissing
+            return self.collection.count()
 
     def generation(self) -> int:
-        """A counter that ingest bumps after every change, so readers know to refresh caches."""
-        col = self.client.get_collection(self.collection.name, embedding_function=None)
+        """A counter that ingest bumps after every change, so readers know to refresh caches.
+        Looking the collection up by name also follows a rebuild made by another process."""
+        try:
+            col = self.client.get_collection(self.collection.name, embedding_function=None)
+        except chromadb.errors.NotFoundError as exc:
+            raise StoreMissing(f"The collection {self.collection.name!r} no longer exists.") from exc
+        except (OSError, ValueError, RuntimeError, chromadb.errors.ChromaError) as exc:
+            raise StoreUnavailable(f"The vector store cannot be reached: {exc.__class__.__name__}.") from exc
+        if (col.metadata or {}).get(MODEL_KEY) != self.embed_model:
+            raise StoreMismatch(
+                f"The index was rebuilt with the embedding model {(col.metadata or {}).get(MODEL_KEY)!r}, "
+                f"not {self.embed_model!r}: restart with the same model or run `rag ingest --rebuild`."
+            )
+        if col.id != self.collection.id:
+            self.collection = col
         return int((col.metadata or {}).get(GENERATION_KEY, 0))
 
     def bump_generation(self) -> int:

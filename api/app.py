@@ -1,0 +1,75 @@
+"""`create_app`: the FastAPI application around one engine (health, questions, sources, OpenAI
+compatibility, ingest), with its limits, keys, CORS and error handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import admin_checker, key_checker
+from api.errors import error_response, install_error_handlers
+from api.ingest import Ingest, ingest_router
+from api.limits import BodyLimit
+from api.openai_compat import openai_router
+from api.routes import engine_router
+from api.schemas import error_responses
+from rag.engine import Engine
+from rag.settings import Settings
+
+log = logging.getLogger("api")
+
+DESCRIPTION = (
+    "Questions-réponses sourcées sur des articles de presse en français. Every answer carries [n] "
+    "markers and its citations as data (exact quotes with character spans). Send "
+    "`Authorization: Bearer <key>` to `/v1/*` when the server has API keys."
+)
+
+
+def create_app(engine: Engine, settings: Settings, *, ingest: Ingest | None = None) -> FastAPI:
+    """The HTTP app for `engine`. `ingest` syncs corpus files into the index; without it (or
+    without an admin key in `settings`) `POST /v1/ingest` answers that it is disabled."""
+    app = FastAPI(title="rag-fr-news", version="0.1.0", description=DESCRIPTION)
+    install_error_handlers(app)
+    require_key = key_checker(settings.api_keys, settings.admin_key)
+    require_admin = admin_checker(settings.api_keys, settings.admin_key)
+    protected: dict[str, Any] = {
+        "prefix": "/v1", "dependencies": [Depends(require_key)], "responses": error_responses(401, 413),
+    }
+    app.include_router(engine_router(engine), **protected)
+    app.include_router(openai_router(engine), **protected)
+    app.include_router(ingest_router(settings.corpus_dir, ingest, require_admin), prefix="/v1")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses=error_responses(503))
+    async def readyz() -> JSONResponse:
+        """Ready to answer: the index open and non-empty, the embedder loaded."""
+        try:
+            status = await run_in_threadpool(engine.status)
+        except Exception:  # noqa: BLE001 - a probe answers 503, whatever broke; the log says what
+            log.exception("readiness check failed")
+            return error_response(503, "not_ready", "The index cannot be read: see the server log.")
+        if not status.get("ready"):
+            return error_response(503, "not_ready", str(status.get("reason", "The index is not ready.")))
+        return JSONResponse(
+            {"status": "ready", "chunks": status["chunks"], "embed_model": status["embed_model"]}
+        )
+
+    app.add_middleware(
+        BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes,
+        upload_paths=("/v1/ingest",),
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    return app

@@ -1,0 +1,98 @@
+"""Verification of a generated answer: every sentence is checked against the passages it cites,
+with the grounding checker shared with the eval harness. Markers that point nowhere are removed,
+a sentence without marker gets the passage that supports it, and unsupported sentences are marked
+or dropped."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.answering.base import Draft, DraftSentence, Evidence, Quote
+from rag.citations import MARKER, strip_markers
+from rag.grounding import GroundingChecker, Verdict
+from rag.text import fold, sentence_spans
+from rag.types import Passage
+
+_ONLY_MARKERS = re.compile(r"^(\s*\[\d+\]\s*)+[.!?]?$")
+_TRAILING_MARKERS = re.compile(r"([.!?…])((?:\s*\[\d+\])+)")
+
+
+@dataclass
+class _Claim:
+    text: str
+    markers: list[int]
+
+
+def split_claims(answer: str) -> list[_Claim]:
+    """Sentences of a generated answer with their markers (« Phrase. [1] » keeps its [1])."""
+    claims: list[_Claim] = []
+    # « Phrase. [1] » becomes « Phrase [1]. » so the marker stays with its sentence.
+    answer = _TRAILING_MARKERS.sub(r"\2\1", answer)
+    for span in sentence_spans(answer):
+        marks = [int(m) for m in MARKER.findall(span.text)]
+        if _ONLY_MARKERS.match(span.text) and claims:
+            claims[-1].markers += marks
+            continue
+        text = strip_markers(span.text)
+        if text:
+            claims.append(_Claim(text, marks))
+    return claims
+
+
+def is_refusal(answer: str, refusals: tuple[str, ...]) -> bool:
+    folded = fold(answer)
+    return any(fold(r).rstrip(".") in folded for r in refusals)
+
+
+def best_quote(checker: GroundingChecker, claim: str, passage: Passage) -> Quote:
+    """The sentence of the passage closest to the claim, or the whole passage if support is spread."""
+    spans = sentence_spans(passage.text, offset=passage.char_start)
+    if spans:
+        scored = [(checker.similarity(claim, [s.text]), s) for s in spans]
+        score, span = max(scored, key=lambda x: x[0])
+        if checker.check(claim, [span.text]).supported:
+            return Quote(passage.file, passage.title, span.text, span.start, span.end, round(score, 4))
+    return Quote(
+        passage.file, passage.title, passage.text, passage.char_start, passage.char_end, 0.0
+    )
+
+
+def verify(
+    answer: str, passages: list[Passage], evidence: Evidence, *, refusals: tuple[str, ...],
+    drop_unsupported: bool = False,
+) -> Draft:
+    """Turn a generated answer into a verified Draft."""
+    claims = split_claims(answer)
+    if not claims or is_refusal(answer, refusals):
+        return Draft(sentences=[], refused=True)
+    checker = GroundingChecker(evidence.embed, names=evidence.names)
+    counts = {"markers_removed": 0, "markers_added": 0, "markers_moved": 0, "unsupported": 0}
+    sentences: list[DraftSentence] = []
+    for claim in claims:
+        valid = [n for n in dict.fromkeys(claim.markers) if 1 <= n <= len(passages)]
+        counts["markers_removed"] += len(claim.markers) - len(valid)
+        supporting = [n for n in valid if checker.check(claim.text, [passages[n - 1].text]).supported]
+        if not supporting:
+            found = _find_support(checker, claim.text, passages)
+            if found is not None:
+                counts["markers_added" if not valid else "markers_moved"] += 1
+                supporting = [found]
+        if supporting:
+            quotes = tuple(best_quote(checker, claim.text, passages[n - 1]) for n in supporting)
+            sentences.append(DraftSentence(claim.text, quotes, "supported"))
+        else:
+            counts["unsupported"] += 1
+            if not drop_unsupported:
+                sentences.append(DraftSentence(claim.text, (), "unsupported"))
+    if not any(s.verdict == "supported" for s in sentences):
+        return Draft(sentences=[], refused=True, extra={k: float(v) for k, v in counts.items()})
+    return Draft(sentences=sentences, refused=False, extra={k: float(v) for k, v in counts.items()})
+
+
+def _find_support(checker: GroundingChecker, claim: str, passages: list[Passage]) -> int | None:
+    verdicts: list[tuple[Verdict, int]] = [
+        (checker.check(claim, [p.text]), n) for n, p in enumerate(passages, start=1)
+    ]
+    supported = [(v.score, n) for v, n in verdicts if v.supported]
+    return max(supported)[1] if supported else None

@@ -1,0 +1,208 @@
+"""Grounding checker: does the text an answer sentence cites support it? Offline and on CPU, in the
+spirit of ALCE citation recall: numbers, dates and names must agree, no negation may be added, and
+the sentence must be close to the passage in words and in meaning (embedding similarity)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
+
+from rag.citations import strip_markers
+from rag.text import fold, sentence_spans, tokens
+
+Embed = Callable[[list[str]], np.ndarray]
+
+W_LEXICAL, W_DENSE = 0.5, 0.5
+THRESHOLD = 0.58  # calibrated on eval/datasets/grounding_pairs.jsonl
+NEGATION_SCOPE = 4  # content words after a negation that it bears on
+
+_SMALL_NUMBERS = (
+    "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "onze", "douze", "treize",
+    "quatorze", "quinze", "seize",
+)
+_TENS = {"vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60, "cent": 100}
+_ENGLISH = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+NUMBER_WORDS: dict[str, str] = {
+    **{w: str(i) for i, w in enumerate(_SMALL_NUMBERS, start=2)},
+    **{w: str(n) for w, n in _TENS.items()},
+    **{w: str(i) for i, w in enumerate(_ENGLISH, start=2)},
+    "mille": "1000", "hundred": "100", "thousand": "1000",
+}
+_MONTHS_FR = "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre"
+_MONTHS_EN = "january february march april _ june july august september october november december"
+_DAYS_FR = "lundi mardi mercredi jeudi vendredi samedi dimanche"
+_DAYS_EN = "monday tuesday wednesday thursday friday saturday sunday"
+# Words that carry a date or an amount, mapped to one language-neutral tag per meaning.
+QUANTITY_WORDS: dict[str, str] = {
+    **{w: f"month{i}" for names in (_MONTHS_FR, _MONTHS_EN) for i, w in enumerate(names.split(), 1)},
+    **{w: f"day{i}" for names in (_DAYS_FR, _DAYS_EN) for i, w in enumerate(names.split(), 1)},
+    **{w: "x1e6" for w in ("million", "millions")},
+    **{w: "x1e9" for w in ("milliard", "milliards", "billion", "billions")},
+    **{w: "usd" for w in ("dollar", "dollars", "$")},
+    **{w: "eur" for w in ("euro", "euros", "€")},
+}
+_NUMBER = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+(?:[.,]\d+)?|[$€]")
+_WORD = re.compile(r"[\w$€]+")
+_NEGATION = frozenset({"ne", "pas", "jamais", "aucun", "aucune", "rien", "guere", "ni", "not", "never", "no"})
+_STOP = frozenset(fold(w) for w in (*STOPWORDS_FRENCH, *STOPWORDS_EN)) - _NEGATION
+_NAME = re.compile(r"[A-ZÀ-ÖØ-Þ][\w-]*")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a sentence is supported by the passages it cites, a 0-1 score and what is wrong."""
+
+    supported: bool
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+
+def quantities(text: str) -> set[str]:
+    """Numbers (digits or words), months, weekdays, magnitudes and currencies, normalised."""
+    folded = fold(text)
+    found = {re.sub(r"[ \u00a0\u202f]", "", m).replace(",", ".") for m in _NUMBER.findall(folded)}
+    found = {QUANTITY_WORDS.get(q, q) for q in found}
+    for word in _WORD.findall(folded):
+        if word in NUMBER_WORDS:
+            found.add(NUMBER_WORDS[word])
+        elif word in QUANTITY_WORDS:
+            found.add(QUANTITY_WORDS[word])
+    return found
+
+
+def _name_words(text: str) -> list[str]:
+    # Elisions (d'Amazon, l'OpenAI) and hyphens keep the name itself as one word.
+    return re.findall(r"[\w-]+", re.sub(r"['’‘ʼ`´]", " ", text))
+
+
+def corpus_names(texts: Iterable[str]) -> frozenset[str]:
+    """Folded words written capitalised inside sentences and never in lower case: names."""
+    capitalised: set[str] = set()
+    lower: set[str] = set()
+    for text in texts:
+        for span in sentence_spans(text):
+            for i, word in enumerate(_name_words(span.text)):
+                if word[0].islower():
+                    lower.add(fold(word))
+                elif i and _NAME.fullmatch(word):
+                    capitalised.add(fold(word))
+    return frozenset(capitalised - lower - _STOP)
+
+
+def claim_names(sentence: str, known: frozenset[str] = frozenset()) -> list[str]:
+    """Capitalised words of a sentence that name someone or something. The first word, capitalised
+    anyway, counts only when it is a known name or has inner capitals (OpenAI)."""
+    found: list[str] = []
+    words = _name_words(sentence)
+    for i, word in enumerate(words):
+        if len(word) < 2 or not _NAME.fullmatch(word) or fold(word) in _STOP:
+            continue
+        if i == 0 and fold(word) not in known and not any(c.isupper() for c in word[1:]):
+            continue
+        found.append(word)
+    return found
+
+
+def negation_scopes(text: str) -> list[set[str]]:
+    """For each negation (ne...pas, n'...plus, jamais, aucun, not, never), the stems it bears on:
+    the words between its parts and the next few content words."""
+    folded = re.sub(r"\bn'", "ne ", fold(text)).replace("n't", " not")
+    words = re.findall(r"\w+", folded)
+    scopes: list[set[str]] = []
+    i = 0
+    while i < len(words):
+        if words[i] not in _NEGATION:
+            i += 1
+            continue
+        end = i
+        while True:  # ne ... pas: merge cues a few words apart into one negation
+            nxt = next((j for j in range(end + 1, min(end + 4, len(words))) if words[j] in _NEGATION), None)
+            if nxt is None:
+                break
+            end = nxt
+        if end == i and words[i] == "ne" and {"que", "qu"} & set(words[i + 1 : i + 5]):
+            i += 1  # ne ... que means "only", not a negation
+            continue
+        inside = [w for w in words[i + 1 : end] if w not in _NEGATION]
+        after = [w for w in words[end + 1 :] if w not in _STOP and w not in _NEGATION][:NEGATION_SCOPE]
+        scopes.append(set(tokens(" ".join(inside + after))))
+        i = end + 1
+    return scopes
+
+
+def _units(passages: Sequence[str]) -> list[str]:
+    """What a sentence is compared with: each passage, its sentences and pairs of sentences."""
+    units: list[str] = []
+    for passage in passages:
+        sentences = [s.text for s in sentence_spans(passage)]
+        units += sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
+        if len(sentences) > 2:
+            units.append(passage.strip())
+    return list(dict.fromkeys(u for u in units if u.strip()))
+
+
+class GroundingChecker:
+    """Checks that cited passages support a sentence; `check` returns a Verdict with reasons."""
+
+    def __init__(
+        self, embed: Embed, *, names: frozenset[str] = frozenset(), threshold: float = THRESHOLD,
+    ) -> None:
+        self.embed = embed
+        self.names = names
+        self.threshold = threshold
+
+    def prime(self, checks: Iterable[tuple[str, Sequence[str]]]) -> None:
+        """Embed the texts of many future checks at once: one batch is far faster on a CPU than
+        one call per check (the embedder caches the vectors)."""
+        texts = [t for sentence, passages in checks for t in (strip_markers(sentence), *_units(passages))]
+        if texts:
+            self.embed(list(dict.fromkeys(texts)))
+
+    def check(self, sentence: str, passages: Sequence[str], *, context: Sequence[str] = ()) -> Verdict:
+        """Verdict on `sentence` (its [n] markers ignored) given the texts it cites. `context` (the
+        cited articles' titles) may name what a passage calls « l'entreprise »: used for names only."""
+        claim = strip_markers(sentence)
+        evidence = [p for p in passages if p.strip()]
+        if not claim:
+            return Verdict(False, 0.0, ["empty sentence"])
+        if not evidence:
+            return Verdict(False, 0.0, ["no cited passage"])
+        joined = "\n".join(evidence)
+        reasons = self._hard_failures(claim, joined, "\n".join(context))
+        score = self.similarity(claim, evidence)
+        if score < self.threshold:
+            reasons.append(f"weak support: similarity {score:.2f} < {self.threshold:.2f}")
+        return Verdict(not reasons, round(score, 4), reasons)
+
+    def similarity(self, claim: str, evidence: Sequence[str]) -> float:
+        """Share of the claim's content words found in the evidence, averaged with the best
+        embedding cosine between the claim and a piece of the evidence."""
+        claim_tokens = set(tokens(claim))
+        evidence_tokens = set(tokens("\n".join(evidence)))
+        lexical = len(claim_tokens & evidence_tokens) / len(claim_tokens) if claim_tokens else 0.0
+        units = _units(evidence)
+        vectors = np.asarray(self.embed([claim, *units]), dtype=np.float32)
+        dense = float(np.max(vectors[1:] @ vectors[0])) if units else 0.0
+        return W_LEXICAL * lexical + W_DENSE * max(dense, 0.0)
+
+    def _hard_failures(self, claim: str, evidence: str, context: str) -> list[str]:
+        reasons: list[str] = []
+        missing = sorted(quantities(claim) - quantities(evidence))
+        if missing:
+            reasons.append("number, date or amount not in the cited text: " + ", ".join(missing))
+        known = {fold(w) for w in _name_words(f"{evidence}\n{context}")}
+        absent = [n for n in claim_names(claim, self.names) if fold(n) not in known]
+        if absent:
+            reasons.append("name not in the cited text: " + ", ".join(dict.fromkeys(absent)))
+        evidence_scopes = negation_scopes(evidence)
+        for scope in negation_scopes(claim):
+            if not (any(scope & other for other in evidence_scopes) if scope else evidence_scopes):
+                reasons.append("negation not in the cited text: " + " ".join(sorted(scope)))
+        return reasons
+
+
+__all__ = ["GroundingChecker", "Verdict", "claim_names", "corpus_names", "negation_scopes", "quantities"]

@@ -1,0 +1,76 @@
+"""Verification of generated answers against the real corpus passages (no LLM needed here: the
+generated text is written by hand, the passages come from real retrieval)."""
+
+from __future__ import annotations
+
+from rag.answering.breaker import CircuitBreaker
+from rag.answering.prompts import REFUSALS
+from rag.answering.verify import split_claims, verify
+from rag.corpus import read_text
+from rag.engine import Engine
+
+QUESTION = "Pourquoi Leike est-il parti ?"
+
+
+def _passages(engine: Engine):
+    return engine.retrieve(QUESTION)[:2]
+
+
+def test_split_claims__markers_after_the_period_stay_with_their_sentence() -> None:
+    claims = split_claims("Il est parti. [1] Il a rejoint Anthropic [2][3]. Fin sans marqueur.")
+    assert [(c.text, c.markers) for c in claims] == [
+        ("Il est parti.", [1]), ("Il a rejoint Anthropic.", [2, 3]), ("Fin sans marqueur.", []),
+    ]
+
+
+def test_verify__keeps_supported_sentences_with_exact_quotes(engine: Engine) -> None:
+    passages, evidence = _passages(engine)
+    n = next(i for i, p in enumerate(passages, 1) if "produits brillants" in p.text)
+    text = (
+        "Leike a démissionné en critiquant OpenAI pour avoir donné la priorité aux « produits "
+        f"brillants » plutôt qu'à la sécurité [{n}]."
+    )
+    draft = verify(text, passages, evidence, refusals=REFUSALS)
+    assert not draft.refused and [s.verdict for s in draft.sentences] == ["supported"]
+    quote = draft.sentences[0].quotes[0]
+    assert read_text(engine.settings.corpus_dir / quote.file)[quote.char_start : quote.char_end] == quote.text
+
+
+def test_verify__removes_markers_that_point_nowhere_and_marks_unsupported(engine: Engine) -> None:
+    passages, evidence = _passages(engine)
+    n = next(i for i, p in enumerate(passages, 1) if "produits brillants" in p.text)
+    text = (
+        "Leike a critiqué OpenAI pour avoir donné la priorité aux « produits brillants » [99]. "
+        f"Amazon a investi 9 milliards de dollars dans OpenAI en 1998 [{n}]. "
+        "Leike adore le football et la cuisine italienne [1]."
+    )
+    draft = verify(text, passages, evidence, refusals=REFUSALS)
+    assert draft.extra["markers_removed"] == 1
+    verdicts = [s.verdict for s in draft.sentences]
+    assert verdicts[0] == "supported" and draft.sentences[0].quotes  # marker re-attached
+    assert verdicts[1:] == ["unsupported", "unsupported"]
+    assert all(not s.quotes for s in draft.sentences[1:])
+    dropped = verify(text, passages, evidence, refusals=REFUSALS, drop_unsupported=True)
+    assert len(dropped.sentences) == 1
+
+
+def test_verify__refusal_text_gives_a_refusal(engine: Engine) -> None:
+    passages, evidence = _passages(engine)
+    assert verify(REFUSALS[0], passages, evidence, refusals=REFUSALS).refused
+    assert verify("I cannot find the answer in the articles.", passages, evidence, refusals=REFUSALS).refused
+
+
+def test_breaker__opens_after_failures_and_half_opens_later() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(failures=2, reset_after_s=10, clock=lambda: now[0])
+    breaker.record_failure("down")
+    assert breaker.allow()
+    breaker.record_failure("down")
+    assert breaker.state == "open" and not breaker.allow()
+    now[0] = 11
+    assert breaker.state == "half-open" and breaker.allow()
+    breaker.record_failure("still down")
+    assert breaker.state == "open"
+    now[0] = 22
+    breaker.record_success()
+    assert breaker.state == "closed"
