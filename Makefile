@@ -41,7 +41,14 @@ browser-deps:
 	  else echo "chromium is missing and cannot be installed here: browser tests will report it"; fi; }
 
 test: setup llamacpp browser-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
+	$(MAKE) --no-print-directory eval
+
+# The eval gate: the real engine on eval/datasets/fr_news.jsonl, on its own index, against
+# eval/thresholds.json (exit 1 below a threshold).
+eval: setup
+	RAG_INDEX_DIR=.rag-eval $(BIN)/rag ingest
+	RAG_INDEX_DIR=.rag-eval $(BIN)/rag eval --output eval/out
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser and not llm"

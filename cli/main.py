@@ -76,11 +76,36 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     inputs = prepare(args.dataset, args.thresholds)  # usage errors before the model loads
     settings = _settings()
-    if args.answerer:
-        settings = settings.model_copy(update={"answerer": args.answerer})
-    outcome = evaluate(build_engine(settings), inputs, args.output)
-    print(outcome.text)
-    return outcome.exit_code
+    names = args.answerer or [settings.answerer]
+    if len(names) == 1:
+        settings = settings.model_copy(update={"answerer": names[0]})
+        outcome = evaluate(build_engine(settings), inputs, args.output)
+        print(outcome.text)
+        return outcome.exit_code
+    # Several answerers: one report each in OUTPUT/NAME, and a side-by-side comparison.
+    from eval.compare import write_comparison
+
+    base = build_engine(settings.model_copy(update={"answerer": "extractive"}))
+    runs, codes = {}, []
+    for name in names:
+        engine = build_engine(
+            settings.model_copy(update={"answerer": name}), embedder=base.embedder, store=base.store
+        )
+        outcome = evaluate(engine, inputs, args.output / name)
+        print(f"== {name}\n{outcome.text}")
+        runs[name], codes = outcome.run, [*codes, outcome.exit_code]
+    print(f"comparison: {write_comparison(runs, args.output)['markdown']}")
+    return max(codes)
+
+
+def _answerers(value: str) -> list[str]:
+    known = get_args(Settings.model_fields["answerer"].annotation)
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        wrong = ", ".join(unknown) or repr(value)
+        raise argparse.ArgumentTypeError(f"unknown answerer {wrong}; choose from {', '.join(known)}")
+    return list(dict.fromkeys(names))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -113,8 +138,9 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dataset", type=Path, default=None, help="JSON Lines question set")
     evaluate.add_argument("--output", type=Path, default=Path("eval/out"), help="report directory")
     evaluate.add_argument(
-        "--answerer", choices=get_args(Settings.model_fields["answerer"].annotation), default=None,
-        help="answerer to evaluate (default: RAG_ANSWERER)",
+        "--answerer", type=_answerers, default=None,
+        help="answerer to evaluate, or several separated by commas to compare them side by side "
+        "(extractive, openai, llamacpp; default: RAG_ANSWERER)",
     )
     evaluate.add_argument("--thresholds", type=Path, default=None, help="thresholds JSON file")
     evaluate.set_defaults(func=cmd_eval)

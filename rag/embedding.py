@@ -34,7 +34,7 @@ def resolve_model(name: str) -> str:
 class Embedder:
     """Encodes texts into normalised vectors; caches question embeddings."""
 
-    def __init__(self, model_name: str, *, batch_size: int = 32, cache_size: int = 1024) -> None:
+    def __init__(self, model_name: str, *, batch_size: int = 32, cache_size: int = 8192) -> None:
         # Weights must come from disk: a firewall or an offline machine must not change behaviour.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -62,8 +62,11 @@ class Embedder:
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache_size = cache_size  # 8192 vectors of 384 floats: 12 MiB
         self._lock = Lock()
+        # The first encode pays for torch's lazy initialisation (~0.1-0.5 s): pay it here, at start,
+        # rather than in the first user's request.
+        self.embed(["échauffement"])
 
     @property
     def dimension(self) -> int:

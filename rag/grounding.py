@@ -150,10 +150,14 @@ class GroundingChecker:
 
     def __init__(
         self, embed: Embed, *, names: frozenset[str] = frozenset(), threshold: float = THRESHOLD,
+        known_term: Callable[[str], bool] | None = None,
     ) -> None:
         self.embed = embed
         self.names = names
         self.threshold = threshold
+        # Whether the corpus uses a term (a BM25 token): a capitalised first word the corpus never
+        # uses is taken for an invented name (« Leake a démissionné »).
+        self.known_term = known_term
 
     def prime(self, checks: Iterable[tuple[str, Sequence[str]]]) -> None:
         """Embed the texts of many future checks at once: one batch is far faster on a CPU than
@@ -196,6 +200,13 @@ class GroundingChecker:
             reasons.append("number, date or amount not in the cited text: " + ", ".join(missing))
         known = {fold(w) for w in _name_words(f"{evidence}\n{context}")}
         absent = [n for n in claim_names(claim, self.names) if fold(n) not in known]
+        first = _name_words(claim)[:1]
+        if (
+            self.known_term is not None and first and _NAME.fullmatch(first[0]) and len(first[0]) > 2
+            and fold(first[0]) not in _STOP and fold(first[0]) not in known
+            and not any(self.known_term(t) for t in tokens(first[0]))
+        ):
+            absent.insert(0, first[0])
         if absent:
             reasons.append("name not in the cited text: " + ", ".join(dict.fromkeys(absent)))
         evidence_scopes = negation_scopes(evidence)

@@ -74,3 +74,13 @@ def test_breaker__opens_after_failures_and_half_opens_later() -> None:
     now[0] = 22
     breaker.record_success()
     assert breaker.state == "closed"
+
+
+def test_verify__a_misspelt_name_at_the_start_is_not_supported(engine: Engine) -> None:
+    passages, evidence = _passages(engine)
+    n = next(i for i, p in enumerate(passages, 1) if "produits brillants" in p.text)
+    text = f"Leake a critiqué OpenAI pour avoir donné la priorité aux « produits brillants » [{n}]."
+    draft = verify(text, passages, evidence, refusals=REFUSALS)
+    assert draft.refused  # its only sentence is unsupported: nothing is left to show
+    right = verify(text.replace("Leake", "Leike"), passages, evidence, refusals=REFUSALS)
+    assert [s.verdict for s in right.sentences] == ["supported"]

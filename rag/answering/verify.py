@@ -51,7 +51,7 @@ def best_quote(checker: GroundingChecker, claim: str, passage: Passage) -> Quote
     if spans:
         scored = [(checker.similarity(claim, [s.text]), s) for s in spans]
         score, span = max(scored, key=lambda x: x[0])
-        if checker.check(claim, [span.text]).supported:
+        if checker.check(claim, [span.text], context=[passage.title]).supported:
             return Quote(passage.file, passage.title, span.text, span.start, span.end, round(score, 4))
     return Quote(
         passage.file, passage.title, passage.text, passage.char_start, passage.char_end, 0.0
@@ -66,13 +66,16 @@ def verify(
     claims = split_claims(answer)
     if not claims or is_refusal(answer, refusals):
         return Draft(sentences=[], refused=True)
-    checker = GroundingChecker(evidence.embed, names=evidence.names)
+    unknown = evidence.idf("\x00")  # the weight of a term the corpus never uses
+    checker = GroundingChecker(
+        evidence.embed, names=evidence.names, known_term=lambda t: evidence.idf(t) < unknown
+    )
     counts = {"markers_removed": 0, "markers_added": 0, "markers_moved": 0, "unsupported": 0}
     sentences: list[DraftSentence] = []
     for claim in claims:
         valid = [n for n in dict.fromkeys(claim.markers) if 1 <= n <= len(passages)]
         counts["markers_removed"] += len(claim.markers) - len(valid)
-        supporting = [n for n in valid if checker.check(claim.text, [passages[n - 1].text]).supported]
+        supporting = [n for n in valid if _supports(checker, claim.text, passages[n - 1])]
         if not supporting:
             found = _find_support(checker, claim.text, passages)
             if found is not None:
@@ -90,9 +93,13 @@ def verify(
     return Draft(sentences=sentences, refused=False, extra={k: float(v) for k, v in counts.items()})
 
 
+def _supports(checker: GroundingChecker, claim: str, passage: Passage) -> bool:
+    return checker.check(claim, [passage.text], context=[passage.title]).supported
+
+
 def _find_support(checker: GroundingChecker, claim: str, passages: list[Passage]) -> int | None:
     verdicts: list[tuple[Verdict, int]] = [
-        (checker.check(claim, [p.text]), n) for n, p in enumerate(passages, start=1)
+        (checker.check(claim, [p.text], context=[p.title]), n) for n, p in enumerate(passages, start=1)
     ]
     supported = [(v.score, n) for v, n in verdicts if v.supported]
     return max(supported)[1] if supported else None

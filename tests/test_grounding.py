@@ -1,0 +1,123 @@
+"""The grounding checker on the real embedder: its accuracy on the labelled pairs shipped with the
+eval, and the perturbations it must catch (numbers, dates, names, negations, wrong passages)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from eval.dataset import load_pairs
+from eval.runner import check_checker
+from rag.corpus import read_text
+from rag.embedding import Embedder
+from rag.grounding import GroundingChecker, corpus_names, negation_scopes, quantities
+from tests.conftest import CORPUS
+
+TEXTS = {path.name: read_text(path) for path in sorted(CORPUS.glob("*.txt"))}
+AMAZON = (
+    "Anthropic, créée en 2021 par d'anciens employés et dirigeants d'OpenAI, a récemment obtenu un "
+    "investissement de 4 milliards de dollars d'Amazon."
+)
+FIVE_MONTHS = (
+    "John Schulman, chercheur de premier plan en intelligence artificielle et co-fondateur d’OpenAI, "
+    "vient de quitter Anthropic après seulement cinq mois."
+)
+TUESDAY = (
+    "L'ancien cadre d'OpenAI, Jan Leike, a annoncé mardi qu'il avait rejoint Anthropic, le rival "
+    "d'OpenAI soutenu par Amazon."
+)
+DENG = "Deng dirigeait auparavant le développement de produits chez Meta et Uber."
+
+
+@pytest.fixture(scope="module")
+def checker(embedder: Embedder) -> GroundingChecker:
+    return GroundingChecker(embedder.embed_cached, names=corpus_names(TEXTS.values()))
+
+
+def test_grounding_pairs__are_verbatim_corpus_text_and_cover_every_perturbation() -> None:
+    pairs = load_pairs()
+    assert len(pairs) >= 40
+    for pair in pairs:
+        assert all(any(p in text for text in TEXTS.values()) for p in pair.passages), pair.id
+    kinds = Counter(p.kind for p in pairs)
+    for kind in ("verbatim", "paraphrase", "number_swap", "date_swap", "name_swap", "negation",
+                 "wrong_passage"):
+        assert kinds[kind] >= 4, kind
+    assert {p.supported for p in pairs if p.kind == "paraphrase"} == {True}
+
+
+def test_checker__accuracy_on_labelled_pairs_is_at_least_the_floor(checker: GroundingChecker) -> None:
+    result = check_checker(checker, load_pairs())
+    assert result.accuracy >= 0.95, result.misses
+    for kind in ("number_swap", "date_swap", "name_swap", "negation", "wrong_passage"):
+        assert result.by_kind[kind] == 1.0, kind
+
+
+@pytest.mark.parametrize(
+    ("sentence", "passage", "reason"),
+    [
+        (AMAZON.replace("4 milliards", "6 milliards"), AMAZON, "number"),
+        ("Amazon a investi 4 millions de dollars dans Anthropic.", AMAZON, "number"),
+        ("Anthropic a été créée en 2019.", AMAZON, "number"),
+        (FIVE_MONTHS.replace("cinq", "sept"), FIVE_MONTHS, "number"),
+        (TUESDAY.replace("mardi", "jeudi"), TUESDAY, "number"),
+        (DENG.replace("Meta", "Google"), DENG, "name"),
+        ("Leike a quitté Anthropic après seulement cinq mois.", FIVE_MONTHS, "name"),
+        ("Deng ne dirigeait pas le développement de produits chez Meta et Uber.", DENG, "negation"),
+        ("Anthropic n’a obtenu aucun investissement d’Amazon.", AMAZON, "negation"),
+        ("The author never wanted to work at Meta.", DENG, "negation"),
+        ("Amazon a investi 4 milliards de dollars dans Anthropic.", DENG, "weak support"),
+    ],
+)
+def test_checker__catches_perturbation(
+    checker: GroundingChecker, sentence: str, passage: str, reason: str,
+) -> None:
+    verdict = checker.check(sentence, [passage])
+    assert not verdict.supported
+    assert any(reason in r for r in verdict.reasons), verdict.reasons
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        AMAZON + " [1]",
+        "Amazon a investi 4 milliards de dollars dans Anthropic.",
+        "Schulman a quitté Anthropic au bout de 5 mois seulement.",
+        "Anthropic a été fondée en 2021 par d'anciens employés d'OpenAI.",
+    ],
+)
+def test_checker__supports_verbatim_and_paraphrased_sentences(
+    checker: GroundingChecker, sentence: str,
+) -> None:
+    verdict = checker.check(sentence, [FIVE_MONTHS if "mois" in sentence else AMAZON])
+    assert verdict.supported, verdict.reasons
+
+
+def test_checker__a_sentence_citing_nothing_is_unsupported(checker: GroundingChecker) -> None:
+    assert checker.check("Amazon a investi 4 milliards.", []).reasons == ["no cited passage"]
+    assert not checker.check(" [1]", [AMAZON]).supported
+
+
+def test_checker__title_context_names_what_the_passage_calls_the_company(checker: GroundingChecker) -> None:
+    passage = (
+        "Le cofondateur et scientifique en chef de l’entreprise, Ilya Sutskever, a également quitté "
+        "l’entreprise en mai."
+    )
+    claim = "Ilya Sutskever a quitté OpenAI en mai."
+    title = "Deux membres clés du personnel d’OpenAI quittent l’entreprise"
+    assert not checker.check(claim, [passage]).supported
+    assert checker.check(claim, [passage], context=[title]).supported
+
+
+def test_quantities__digits_and_words_dates_and_magnitudes_compare_equal() -> None:
+    assert quantities("après seulement cinq mois") == quantities("après 5 mois") == {"5"}
+    assert quantities("6 août 2024") == quantities("August 6, 2024")
+    assert quantities("4 milliards de dollars") == quantities("4 billion dollars")
+    assert quantities("4 000 employés") == quantities("4000 employés")
+
+
+def test_negation_scopes__ne_que_is_not_a_negation_and_ne_pas_is_one() -> None:
+    assert negation_scopes("Il ne reste que 3 cofondateurs.") == []
+    (scope,) = negation_scopes("Son départ n’était pas dû à un manque de soutien.")
+    assert {"manqu", "soutien"} <= scope
