@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from rag.bm25 import Bm25Index
+from rag.text import content_part
 from rag.types import Passage
 from vectorstore import ChunkStore
 
@@ -59,7 +60,8 @@ class HybridRetriever:
     ) -> list[Passage]:
         bm25 = self.bm25()
         dense_hits = self.store.query(query_vector, self.candidates, files=files) if len(bm25) else []
-        lexical_hits = bm25.search(question, self.candidates, files=files)
+        # « En quelle année » asks for a date: its words are not what the passage is about.
+        lexical_hits = bm25.search(content_part(question) or question, self.candidates, files=files)
         fused: dict[str, float] = {}
         found: dict[str, tuple[str, Mapping[str, Any]]] = {}
         dense: dict[str, float] = {}

@@ -116,4 +116,16 @@ def sentence_spans(text: str, offset: int = 0) -> list[Span]:
     return spans
 
 
+# Words that name the kind of answer wanted rather than what it is about.
+SLOT = re.compile(
+    r"combien de temps|depuis combien de temps|en quelle annee|quelle annee|quelle date|quel jour|"
+    r"quel age|quel est le nom|how long|what year|how many|how much|il y a combien d'annees",
+)
+
+
+def content_part(question: str) -> str:
+    """The question without its answer-type words (« en quelle année » is not a topic)."""
+    return SLOT.sub(" ", fold(question))
+
+
 NUMBER = re.compile(r"\d+(?:[.,\s]\d+)*")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.text import fold, words
+from rag.text import content_part, fold, words
 
 NUMBER_WORDS = (
     r"\d+|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|"
@@ -70,18 +70,6 @@ def expectation(question: str) -> Expectation | None:
     return None
 
 
-# Words that name the kind of answer wanted rather than what it is about.
-SLOT = re.compile(
-    r"combien de temps|depuis combien de temps|en quelle annee|quelle annee|quelle date|quel jour|"
-    r"quel age|quel est le nom|how long|what year|how many|how much|il y a combien d'annees",
-)
-
-
-def content_part(question: str) -> str:
-    """The question without its answer-type words (« en quelle année » is not a topic)."""
-    return SLOT.sub(" ", fold(question))
-
-
 def satisfies(expected: Expectation, sentence: str, question: str) -> bool:
     s = fold(sentence)
     if expected.kind == "duration":
@@ -119,3 +107,6 @@ def _number_near(tokens: list[str], noun_prefix: str) -> bool:
     ]
     counted = "nombre" in tokens
     return any(0 < h - n <= 3 or (counted and 0 < n - h <= 6) for h in hits for n in numbers)
+
+
+__all__ = ["Expectation", "content_part", "expectation", "satisfies"]

@@ -26,6 +26,7 @@ TYPE_BONUS = 0.05  # the sentence holds the kind of answer asked for (a number, 
 TYPE_PENALTY = 0.6  # ... or it does not, for questions that need one
 MISSING_NAME_PENALTY = 0.75  # a name of the question is neither in the sentence nor just before it
 UNKNOWN_PENALTY = 0.7  # a key word of the question appears nowhere in the corpus
+HEADING_PENALTY = 0.85  # a short line without final punctuation is a heading or a caption
 MIN_WORDS = 4
 REDUNDANT = 0.6  # Jaccard overlap above which a further sentence adds nothing
 
@@ -120,6 +121,8 @@ class ExtractiveAnswerer:
                 score = (W_DENSE * float(cosine) + W_TERMS * lexical) / (W_DENSE + W_TERMS)
             candidate.typed = expected is None or satisfies(expected, candidate.quote.text, question)
             score = _typed(score, expected, candidate.typed)
+            if _heading(candidate.quote.text):
+                score *= HEADING_PENALTY
             candidate.score = score * UNKNOWN_PENALTY if unknown else score
         return sorted(candidates, key=lambda c: (-c.score, c.rank, c.quote.char_start))
 
@@ -163,6 +166,10 @@ def _typed(score: float, expected: Expectation | None, typed: bool) -> float:
     if typed:
         return score + TYPE_BONUS
     return score * TYPE_PENALTY if expected.strict else score
+
+
+def _heading(text: str) -> bool:
+    return not text.rstrip("»”\"' )").endswith((".", "!", "?", "…", ":", ";")) and len(text.split()) < 12
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
