@@ -6,15 +6,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import admin_checker, key_checker
+from api.admission import Gate, RateLimiter
+from api.auth import Bearer, admin_checker, any_key_configured, is_loopback, key_checker
 from api.errors import error_response, install_error_handlers
 from api.ingest import Ingest, ingest_router
-from api.limits import BodyLimit
+from api.limits import BodyLimit, SecurityHeaders
 from api.openai_compat import openai_router
 from api.routes import engine_router
 from api.schemas import error_responses
@@ -30,6 +31,25 @@ DESCRIPTION = (
 )
 
 
+def rate_limiter(settings: Settings) -> Any:
+    """Dependency for `/v1/*` (after the key check): a token bucket per API key; without keys, per
+    client address (the one a local proxy forwards), this machine's own clients exempt: a server
+    without keys listens on loopback only, where the client is its operator."""
+    limiter = RateLimiter(settings.rate_limit_per_min, settings.rate_limit_burst)
+    by_key = any_key_configured(settings.api_keys, settings.admin_key)
+
+    async def rate_limit(request: Request, credentials: Bearer) -> None:
+        if by_key and credentials is not None:
+            limiter.check("key:" + credentials.credentials)
+            return
+        host = request.client.host if request.client else ""
+        if not is_loopback(host):
+            limiter.check("ip:" + host)
+
+    return rate_limit
+
+
+
 def create_app(engine: Engine, settings: Settings, *, ingest: Ingest | None = None) -> FastAPI:
     """The HTTP app for `engine`. `ingest` syncs corpus files into the index; without it (or
     without an admin key in `settings`) `POST /v1/ingest` answers that it is disabled."""
@@ -38,10 +58,14 @@ def create_app(engine: Engine, settings: Settings, *, ingest: Ingest | None = No
     require_key = key_checker(settings.api_keys, settings.admin_key)
     require_admin = admin_checker(settings.api_keys, settings.admin_key)
     protected: dict[str, Any] = {
-        "prefix": "/v1", "dependencies": [Depends(require_key)], "responses": error_responses(401, 413),
+        "prefix": "/v1", "dependencies": [Depends(require_key), Depends(rate_limiter(settings))],
+        "responses": error_responses(401, 413, 429),
     }
-    app.include_router(engine_router(engine), **protected)
-    app.include_router(openai_router(engine), **protected)
+    gate = Gate(
+        concurrent=settings.max_concurrent, queue=settings.max_queue, timeout_s=settings.request_timeout_s,
+    )
+    app.include_router(engine_router(engine, gate), **protected)
+    app.include_router(openai_router(engine, gate), **protected)
     app.include_router(ingest_router(settings.corpus_dir, ingest, require_admin), prefix="/v1")
 
     @app.get("/healthz", tags=["health"])
@@ -60,16 +84,18 @@ def create_app(engine: Engine, settings: Settings, *, ingest: Ingest | None = No
         if not status.get("ready"):
             return error_response(503, "not_ready", str(status.get("reason", "The index is not ready.")))
         return JSONResponse(
-            {"status": "ready", "chunks": status["chunks"], "embed_model": status["embed_model"]}
+            {"status": "ready", "chunks": status["chunks"], "embed_model": status["embed_model"],
+             "llm": status.get("llm")}
         )
 
     app.add_middleware(
         BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes,
-        upload_paths=("/v1/ingest",),
+        upload_paths=("/v1/ingest",), timeout_s=settings.request_timeout_s,
     )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeaders)  # outermost: on every response, the 413s and 408s included
     return app

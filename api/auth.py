@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Callable, Sequence
 from typing import Annotated
@@ -70,3 +71,13 @@ def admin_checker(api_keys: Sequence[str], admin_key: str) -> Callable[..., None
 def any_key_configured(api_keys: Sequence[str], admin_key: str) -> bool:
     """Whether `/v1/*` asks for a key (what `rag serve` checks before listening beyond loopback)."""
     return any(api_keys) or bool(admin_key)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address (or `localhost`) is this machine's own."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -29,8 +29,9 @@ STATUS_BY_CODE: dict[str, int] = {
 
 HTTP_CODES: dict[int, str] = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-    422: "invalid_request", 429: "too_many_requests",
+    405: "method_not_allowed", 408: "request_timeout", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "invalid_request", 429: "rate_limited",
+    431: "headers_too_large", 503: "overloaded",
 }
 
 # Absolute paths (two segments or more) and Windows drive paths: a client never needs to see them.

@@ -16,11 +16,11 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
+from api.admission import Gate
 from api.errors import ApiError
 from api.schemas import error_responses
-from api.streaming import sse_response, start_stream, stream_error
+from api.streaming import sse_response, stream_error
 from rag.conversation import Message
 from rag.engine import Engine, Event
 from rag.types import Answer
@@ -113,7 +113,7 @@ def model_card() -> dict[str, Any]:
     return {"id": MODEL_ID, "object": "model", "created": CREATED, "owned_by": "rag-fr-news"}
 
 
-def openai_router(engine: Engine) -> APIRouter:
+def openai_router(engine: Engine, gate: Gate) -> APIRouter:
     router = APIRouter(tags=["openai-compatible"])
 
     @router.get("/models")
@@ -127,15 +127,15 @@ def openai_router(engine: Engine) -> APIRouter:
             raise ApiError(404, "model_not_found", f"The only model here is {MODEL_ID!r}.")
         return model_card()
 
-    @router.post("/chat/completions", response_model=None, responses=error_responses(422, 503))
+    @router.post("/chat/completions", response_model=None, responses=error_responses(422, 429, 503, 504))
     async def chat_completions(body: CompletionRequest) -> Response:
         """Answer the last user message like an OpenAI chat model, with the citations as data."""
         messages = body.conversation()
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         if body.stream:
-            events = await start_stream(engine.chat_stream(messages, top_k=body.top_k))
-            return sse_response(chunks(events, completion_id), sep="\n")
-        answer = await run_in_threadpool(lambda: engine.chat(messages, top_k=body.top_k))
+            events = await gate.stream(lambda: engine.chat_stream(messages, top_k=body.top_k))
+            return sse_response(chunks(events, completion_id), sep="\n", send_timeout_s=gate.timeout_s)
+        answer = await gate.run(lambda: engine.chat(messages, top_k=body.top_k))
         return JSONResponse(completion(answer, completion_id))
 
     return router

@@ -6,9 +6,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.admission import Gate
 from api.errors import ApiError
 from api.schemas import AnswerOut, AskRequest, ChatRequest, SourceOut, error_responses
-from api.streaming import chat_events, sse_response, start_stream
+from api.streaming import chat_events, sse_response
 from rag.engine import Engine
 from rag.errors import CorpusError
 
@@ -21,28 +22,32 @@ CHAT_STREAM_DOC = {
 }
 
 
-def engine_router(engine: Engine) -> APIRouter:
-    """Routes that call the engine; the engine is synchronous, so each call runs in the threadpool."""
+BUSY = error_responses(422, 429, 503, 504)
+
+
+def engine_router(engine: Engine, gate: Gate) -> APIRouter:
+    """Routes that call the engine; the engine is synchronous, so each call runs in one of the
+    gate's threads, within its limits."""
     router = APIRouter(tags=["questions"])
 
     @router.post(
-        "/ask", response_model=None, responses={200: {"model": AnswerOut}, **error_responses(422, 503)},
+        "/ask", response_model=None, responses={200: {"model": AnswerOut}, **BUSY},
     )
     async def ask(body: AskRequest) -> JSONResponse:
         """Answer a question from the articles with numbered citations (same object as `rag ask --json`)."""
-        answer = await run_in_threadpool(
+        answer = await gate.run(
             lambda: engine.ask(body.question, top_k=body.top_k, files=body.files or None)
         )
         return JSONResponse(answer.to_dict())
 
-    @router.post("/chat", response_model=None, responses={200: CHAT_STREAM_DOC, **error_responses(422, 503)})
+    @router.post("/chat", response_model=None, responses={200: CHAT_STREAM_DOC, **BUSY})
     async def chat(body: ChatRequest) -> Response:
         """Answer the last user message of a conversation; follow-ups are made standalone first."""
         messages = body.conversation()
         if body.stream:
-            events = await start_stream(engine.chat_stream(messages, top_k=body.top_k))
-            return sse_response(chat_events(events))
-        answer = await run_in_threadpool(lambda: engine.chat(messages, top_k=body.top_k))
+            events = await gate.stream(lambda: engine.chat_stream(messages, top_k=body.top_k))
+            return sse_response(chat_events(events), send_timeout_s=gate.timeout_s)
+        answer = await gate.run(lambda: engine.chat(messages, top_k=body.top_k))
         return JSONResponse(answer.to_dict())
 
     @router.get(

@@ -1,15 +1,14 @@
-"""Engine event streams run off the event loop, and their Server-Sent Events for `/v1/chat`."""
+"""Server-Sent Events for `/v1/chat` from the engine's event stream (run by `api.admission.Gate`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sse_starlette import EventSourceResponse, JSONServerSentEvent
-from starlette.concurrency import iterate_in_threadpool
 
-from api.errors import error_body
+from api.errors import ApiError, error_body
 from rag.engine import Event
 from rag.errors import RagError
 from rag.types import Answer
@@ -17,36 +16,12 @@ from rag.types import Answer
 log = logging.getLogger("api")
 
 
-async def start_stream(events: Iterator[Event]) -> AsyncIterator[Event]:
-    """Run the engine's stream in the threadpool, pulling its first event before returning.
-
-    The first step validates the question and searches the index, so its errors (an empty
-    question, an index not ready) still become a plain JSON error with its status, before
-    any event is sent.
-    """
-    stream = iterate_in_threadpool(events)
-    try:
-        first = await anext(stream)
-    except StopAsyncIteration:
-        return _empty()
-    return _chain(first, stream)
-
-
-async def _empty() -> AsyncIterator[Event]:
-    return
-    yield  # pragma: no cover - makes this an async generator
-
-
-async def _chain(first: Event, rest: AsyncIterator[Event]) -> AsyncIterator[Event]:
-    yield first
-    async for event in rest:
-        yield event
-
-
 def stream_error(exc: Exception) -> dict[str, Any]:
     """The error body for a failure after the stream started (the status is already sent)."""
     if isinstance(exc, RagError):
         return error_body(exc.code, str(exc))
+    if isinstance(exc, ApiError):  # the deadline passed mid-stream
+        return error_body(exc.code, exc.message)
     log.error("unexpected error while streaming", exc_info=exc)
     return error_body("internal_error", "Internal error: the server log has the details.")
 
@@ -68,8 +43,12 @@ async def chat_events(events: AsyncIterator[Event]) -> AsyncIterator[JSONServerS
         yield JSONServerSentEvent(stream_error(exc), event="error")
 
 
-def sse_response(content: AsyncIterator[Any], *, sep: str | None = None) -> EventSourceResponse:
+def sse_response(
+    content: AsyncIterator[Any], *, sep: str | None = None, send_timeout_s: float | None = None,
+) -> EventSourceResponse:
     # No caching and no proxy buffering: each event must reach the client when it is produced.
+    # A client that stops reading is dropped after `send_timeout_s` instead of holding the stream.
     return EventSourceResponse(
         content, sep=sep, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        send_timeout=send_timeout_s,
     )

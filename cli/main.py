@@ -30,13 +30,19 @@ def _settings() -> Settings:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    from ingest.lock import writer_lock
     from ingest.service import run_ingest
 
     settings = _settings()
-    report = run_ingest(
-        settings, paths=[Path(p) for p in args.paths], rebuild=args.rebuild, progress=args.progress,
-        on_skip=lambda name, reason: print(f"warning: skipped {name}: {reason}", file=sys.stderr),
-    )
+    with ExitStack() as held:
+        if not settings.chroma_host:  # never beside a `rag serve` on one embedded store
+            held.enter_context(writer_lock(settings.index_dir, "ingest"))
+        report = run_ingest(
+            settings, paths=[Path(p) for p in args.paths], rebuild=args.rebuild, progress=args.progress,
+            on_skip=lambda name, reason: print(f"warning: skipped {name}: {reason}", file=sys.stderr),
+        )
     print(report.summary())
     return 0
 

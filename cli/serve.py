@@ -5,10 +5,10 @@ The composition root of the server: it alone wires `api/`, `ui/` and `ingest/` t
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,28 +16,20 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from api import create_app
-from api.auth import any_key_configured
+from api.auth import any_key_configured, is_loopback
 from api.ingest import Ingest
+from ingest.lock import writer_lock
 from ingest.service import run_ingest
 from ingest.sync import SyncReport
 from rag.embedding import Embedder
 from rag.engine import Engine, build_engine
-from rag.errors import ConfigError, IngestLockedError
+from rag.errors import ConfigError, IngestLockedError, RagError
 from rag.settings import Settings
 
 if TYPE_CHECKING:
-    import gradio as gr
+    import uvicorn
 
 log = logging.getLogger("rag.serve")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(settings: Settings, host: str) -> None:
@@ -61,27 +53,25 @@ def ingest_callable(settings: Settings, engine: Engine) -> Ingest:
     return ingest
 
 
-def _chat_builder() -> Callable[[Engine], gr.Blocks] | None:
+def _chat_mounter() -> Callable[..., FastAPI] | None:
     try:
-        from ui.chat import build_chat
+        from ui.chat import mount_chat
     except ImportError as exc:
         log.warning("The chat UI is not available (%s): serving the API only.", exc)
         return None
-    return build_chat
+    return mount_chat
 
 
 def build_app(engine: Engine, settings: Settings) -> FastAPI:
     """The API, with the Gradio chat mounted at /ui (behind the API keys, if any) and / leading to it."""
     app = create_app(engine, settings, ingest=ingest_callable(settings, engine))
-    build_chat = _chat_builder()
+    mount_chat = _chat_mounter()
     home = "/docs"
-    if build_chat is not None:
-        import gradio as gr
-
+    if mount_chat is not None:
         keys = [k for k in (*settings.api_keys, settings.admin_key) if k]
         # A browser sends no Bearer header: any user name with an API key as password logs in.
         auth = (lambda _user, password: password in keys) if keys else None
-        app = gr.mount_gradio_app(app, build_chat(engine), path="/ui", auth=auth)
+        app = mount_chat(app, engine, path="/ui", auth=auth)
         home = "/ui/"
 
     @app.get("/", include_in_schema=False)
@@ -92,23 +82,44 @@ def build_app(engine: Engine, settings: Settings) -> FastAPI:
 
 
 def prepare_index(settings: Settings, embedder: Embedder) -> None:
-    """Bring the index in step with the corpus (a no-op when it already is: sync embeds only changes)."""
+    """Bring the index in step with the corpus (a no-op when it already is: sync embeds only changes).
+    An index that cannot be opened is reported, not fatal: the server starts, /readyz says why."""
     try:
         report = run_ingest(settings, embedder=embedder)
     except IngestLockedError as exc:
         log.warning("Serving the index as it is: %s", exc)
         return
+    except RagError as exc:
+        print(f"error: {exc}\nServing anyway: /readyz answers 503 with this reason until the index "
+              "can be opened.", file=sys.stderr)
+        return
     print(f"index: {report.summary()}", file=sys.stderr)
 
 
+def uvicorn_config(
+    app: FastAPI, settings: Settings, host: str, port: int, *, log_level: str = "info",
+) -> uvicorn.Config:
+    """How the server listens: no `server` header (it names the software and its version to anyone
+    who asks), and a bound on open connections (a flood gets 503, not the process's last file)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, server_header=False,
+        limit_concurrency=settings.max_connections, timeout_keep_alive=5,
+    )
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
-    """Check exposure, sync the index, build the engine once, and serve until interrupted."""
+    """Check exposure, hold the index, sync it, build the engine once, and serve until interrupted."""
     import uvicorn
 
     check_exposure(settings, host)
-    embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
-    prepare_index(settings, embedder)
-    engine = build_engine(settings, embedder=embedder)
-    app = build_app(engine, settings)
-    print(f"Serving on http://{host}:{port} (chat: /ui, API docs: /docs)", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    with ExitStack() as held:
+        if not settings.chroma_host:  # an embedded store has one writer process: this one
+            held.enter_context(writer_lock(settings.index_dir, "serve", port=port))
+        embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+        prepare_index(settings, embedder)
+        engine = build_engine(settings, embedder=embedder, lazy=True)
+        app = build_app(engine, settings)
+        print(f"Serving on http://{host}:{port} (chat: /ui, API docs: /docs)", file=sys.stderr)
+        uvicorn.Server(uvicorn_config(app, settings, host, port)).run()

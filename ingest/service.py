@@ -40,5 +40,5 @@ def run_ingest(
             store = open_store(**location, embed_model=settings.embed_model, create=True)
         return sync_corpus(
             settings.corpus_dir, store, embedder, chunker, paths, page_size=settings.ingest_page,
-            progress=progress, on_skip=on_skip,
+            progress=progress, on_skip=on_skip, max_file_bytes=settings.max_file_bytes,
         )

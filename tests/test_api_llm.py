@@ -51,7 +51,7 @@ def test_api_llm__ask_and_chat_return_verified_answers(stack: tuple) -> None:
     kinds = [kind for kind, _ in events]
     assert kinds[0] == "retrieval" and kinds[-1] == "done" and kinds.count("delta") > 1
     done = events[-1][1]
-    check_answer(done["answer"] if "answer" in done else done)
+    check_answer(done.get("answer", done))
 
 
 def test_api_llm__openai_client_streams_tokens_then_citations(stack: tuple) -> None:

@@ -10,8 +10,9 @@ from vectorstore.chroma import (
     drop_collection,
     open_store,
 )
+from vectorstore.lazy import open_store_lazily
 
 __all__ = [
     "ChunkStore", "Hit", "StoreError", "StoreMismatch", "StoreMissing", "StoreUnavailable",
-    "drop_collection", "open_store",
+    "drop_collection", "open_store", "open_store_lazily",
 ]

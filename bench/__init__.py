@@ -1,0 +1,1 @@
+"""Benchmarks: one command each, results as JSON, a table and plots under bench/results/."""

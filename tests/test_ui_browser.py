@@ -1,0 +1,121 @@
+"""The chat in a real headless Chromium, served by uvicorn on 127.0.0.1 with the real engine: a streamed
+answer with its sources, an article opened with the quoted passage highlighted, a follow-up, a refusal
+and a new conversation. Leaves screenshots in artifacts/ (ui-chat-answer.png, ui-chat.png)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from playwright.sync_api import Locator, expect, sync_playwright
+
+from rag.engine import Engine
+from rag.types import REFUSAL
+from tests.live_server import live_server
+from ui.chat import mount_chat
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+LEIKE_FILES = {"003_45baa9305485c6a1.txt", "004_d6bdbc85729e3bbc.txt"}
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+TIMEOUT_MS = 60_000
+# Every distinct text the first answer shows (streaming cursor aside), recorded in the page as it grows.
+RECORD_ANSWERS = """
+window.seenAnswers = new Set();
+new MutationObserver(() => {
+  const answer = document.querySelector('#conversation .turn .answer');
+  if (answer) window.seenAnswers.add(answer.textContent.replace('▍', '').trim());
+}).observe(document.querySelector('#conversation'), {subtree: true, childList: true, characterData: true});
+"""
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium; its absence fails the test, unless RAG_SKIP_BROWSER=1 says to skip it."""
+    path = shutil.which("chromium")
+    if path:
+        return path
+    if os.environ.get("RAG_SKIP_BROWSER") == "1":
+        pytest.skip("chromium is not installed and RAG_SKIP_BROWSER=1: the browser test is skipped")
+    pytest.fail(
+        "chromium is not installed: run `make browser-deps` (apt-get install chromium), "
+        "or set RAG_SKIP_BROWSER=1 to skip the browser tests"
+    )
+
+
+def quoted(source: Locator) -> str:
+    """The passage a listed source quotes, without its « » guillemets."""
+    return source.locator("blockquote").inner_text().strip().removeprefix("« ").removesuffix(" »")
+
+
+@pytest.fixture(scope="module")
+def chat_url(chromium: str, engine: Engine) -> Iterator[str]:  # chromium first: no server without it
+    app = FastAPI()
+    mount_chat(app, engine, path="/ui")
+    with live_server(app) as url:
+        yield f"{url}/ui/"
+
+
+def test_chat__answers_cites_highlights_and_refuses_in_chromium(chromium: str, chat_url: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="fr-FR")
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(chat_url)
+        expect(page.get_by_role("button", name="Pourquoi Leike est-il parti ?")).to_be_visible()
+        expect(page.get_by_role("button", name="Nouvelle conversation")).to_be_visible()
+        page.evaluate(RECORD_ANSWERS)
+
+        page.locator("#question textarea").fill("Pourquoi Leike est-il parti ?")
+        page.locator("#send").click()
+        first = page.locator("#conversation .turn").nth(0)
+        expect(first.locator("button.source").first).to_be_visible()
+        expect(first.locator(".answer")).to_contain_text("[1]")
+        assert len(page.evaluate("[...window.seenAnswers]")) >= 2, "the answer should appear piece by piece"
+
+        sources = first.locator(".sources li")
+        files = [sources.nth(i).locator(".file").inner_text() for i in range(sources.count())]
+        assert LEIKE_FILES & set(files), files
+        first.locator(".answer .marker[data-n='2']").click()  # a marker opens its source too
+        expect(page.locator("#article mark")).to_have_text(quoted(sources.nth(1)))
+        leike = sources.nth(next(i for i, f in enumerate(files) if f in LEIKE_FILES))
+        leike.locator("button.source").click()
+        mark = page.locator("#article mark")
+        expect(mark).to_have_count(1)
+        expect(mark).to_have_text(quoted(leike))
+        expect(page.locator("#article .file")).to_have_text(leike.locator(".file").inner_text())
+        assert page.locator("#article img, #article a, #article script").count() == 0
+        page.mouse.move(0, 0)
+        page.screenshot(path=str(ARTIFACTS / "ui-chat-answer.png"), full_page=True)
+
+        page.locator("#question textarea").fill("Et lui, il a rejoint quelle entreprise ?")
+        page.locator("#question textarea").press("Enter")
+        follow = page.locator("#conversation .turn").nth(1)
+        expect(follow.locator(".searched")).to_contain_text("Recherche : Leike")
+        expect(follow.locator(".answer")).to_contain_text("Anthropic")
+
+        page.locator("#question textarea").fill("Quelle est la capitale de l'Australie ?")
+        page.locator("#send").click()
+        refusal = page.locator("#conversation .turn").nth(2).locator(".notice.refusal")
+        expect(refusal).to_contain_text(REFUSAL)
+        assert page.locator("#conversation .notice.error").count() == 0
+        refusal.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)  # let the stream's last update and the scrolling settle
+        page.screenshot(path=str(ARTIFACTS / "ui-chat.png"), full_page=True)
+
+        page.get_by_role("button", name="Nouvelle conversation").click()
+        expect(page.locator("#conversation .turn")).to_have_count(0)
+        expect(page.locator("#article mark")).to_have_count(0)
+        page.get_by_role("button", name="Pourquoi Leike est-il parti ?").click()
+        expect(page.locator("#conversation .turn .answer")).to_contain_text("[1]")
+        expect(page.locator("#conversation .turn")).to_have_count(1)
+        browser.close()

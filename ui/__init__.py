@@ -1,0 +1,1 @@
+"""The Gradio chat: `ui.chat.build_chat(engine)` builds it, `ui.chat.mount_chat` mounts it on the HTTP app."""
