@@ -82,10 +82,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     inputs = prepare(args.dataset, args.thresholds)  # usage errors before the model loads
     settings = _settings()
+    judge = None
+    if args.judge:
+        from rag.answering.llms import build_judge_llm
+
+        judge = build_judge_llm(settings)  # no endpoint configured: a usage error, also before
     names = args.answerer or [settings.answerer]
     if len(names) == 1:
         settings = settings.model_copy(update={"answerer": names[0]})
-        outcome = evaluate(build_engine(settings), inputs, args.output)
+        outcome = evaluate(build_engine(settings), inputs, args.output, judge=judge)
         print(outcome.text)
         return outcome.exit_code
     # Several answerers: one report each in OUTPUT/NAME, and a side-by-side comparison.
@@ -97,7 +102,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         engine = build_engine(
             settings.model_copy(update={"answerer": name}), embedder=base.embedder, store=base.store
         )
-        outcome = evaluate(engine, inputs, args.output / name)
+        outcome = evaluate(engine, inputs, args.output / name, judge=judge)
         print(f"== {name}\n{outcome.text}")
         runs[name], codes = outcome.run, [*codes, outcome.exit_code]
     print(f"comparison: {write_comparison(runs, args.output)['markdown']}")
@@ -149,6 +154,11 @@ def parser() -> argparse.ArgumentParser:
         "(extractive, openai, llamacpp; default: RAG_ANSWERER)",
     )
     evaluate.add_argument("--thresholds", type=Path, default=None, help="thresholds JSON file")
+    evaluate.add_argument(
+        "--judge", action="store_true",
+        help="also have the LLM of RAG_LLM_BASE_URL / RAG_LLM_MODEL judge faithfulness and correctness "
+        "(reported, not gated)",
+    )
     evaluate.set_defaults(func=cmd_eval)
     return root
 

@@ -120,6 +120,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
         embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
         prepare_index(settings, embedder)
         engine = build_engine(settings, embedder=embedder, lazy=True)
+        engine.start_warm_up()  # /readyz says "warming up" until BM25 is built
         app = build_app(engine, settings)
         print(f"Serving on http://{host}:{port} (chat: /ui, API docs: /docs)", file=sys.stderr)
         uvicorn.Server(uvicorn_config(app, settings, host, port)).run()

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from llama_index.core.llms import LLM
+
 from eval.dataset import DEFAULT_DATASET, DEFAULT_PAIRS, GroundingPair, Question, load_pairs, load_questions
 from eval.gate import DEFAULT_THRESHOLDS, Thresholds, breaches, load_thresholds
 from eval.report import terminal_summary, write_report
@@ -48,9 +50,16 @@ def prepare(
     )
 
 
-def evaluate(engine: Engine, inputs: EvalInputs, output: Path = DEFAULT_OUTPUT) -> Outcome:
-    """Run the eval, write the report into `output` and compare the metrics with the thresholds."""
+def evaluate(
+    engine: Engine, inputs: EvalInputs, output: Path = DEFAULT_OUTPUT, *, judge: LLM | None = None,
+) -> Outcome:
+    """Run the eval, write the report into `output` and compare the metrics with the thresholds.
+    With a `judge` LLM the report also holds its verdicts, which the thresholds never read."""
     run = run_eval(engine, inputs.questions, inputs.pairs)
+    if judge is not None:
+        from eval.judge import judge_run
+
+        run.judge = judge_run(run, inputs.questions, judge)
     failed = breaches(run.summary, inputs.thresholds)
     paths = write_report(run, output, inputs.thresholds, failed, inputs.dataset.name)
     text = terminal_summary(run, failed, paths)

@@ -45,6 +45,7 @@ def report_data(
             "misses": run.checker.misses,
         },
         "questions": [r.to_dict() for r in run.results],
+        **({"judge": run.judge} if run.judge is not None else {}),
     }
 
 
@@ -56,6 +57,38 @@ def _question_block(result: QuestionResult) -> list[str]:
     lines.append(f"- retrieved: {', '.join(dict.fromkeys(result.retrieved_files)) or '—'}")
     lines.append(f"- cited: {', '.join(result.cited_files) or '—'}")
     return [*lines, ""]
+
+
+def _verdict(faithful: bool | None) -> str:
+    return {True: "faithful", False: "not faithful", None: "unparsed"}[faithful]
+
+
+def _cell(text: str | None, limit: int = 200) -> str:
+    """One table cell: on one line, and cut (report.json keeps the whole reply)."""
+    flat = " ".join((text or "—").split()).replace("|", "/")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def judge_markdown(judge: dict[str, Any]) -> list[str]:
+    """The LLM judge's section: its summary, then one row per judged question."""
+    s = judge["summary"]
+    lines = [
+        "## LLM judge (not gated)", "",
+        f"Judge `{judge['model']}`, {s['judged']} answers judged ({s['skipped']} unanswerable or refused "
+        "skipped). Small judges vary from run to run: these figures inform, the thresholds never "
+        "read them.", "",
+        "| metric | value |", "|---|---|",
+        f"| judge_faithful_rate | {shown('judge_faithful_rate', s['judge_faithful_rate'])} "
+        f"({s['faithful']} faithful, {s['unfaithful']} not, {s['unparsed']} unparsed) |",
+        f"| judge_correctness_mean (1-5) | {shown('judge_correctness_mean', s['judge_correctness_mean'])} "
+        f"({s['correctness_scored']} scored, {s['correctness_unparsed']} unparsed) |", "",
+        "| id | faithfulness | judge's reply | correctness | judge's reasoning |", "|---|---|---|---|---|",
+    ]
+    for row in judge["questions"]:
+        score = "—" if row["correctness"] is None else f"{row['correctness']:g}"
+        lines.append(f"| {row['id']} | {_verdict(row['faithful'])} | {_cell(row['feedback'])} | {score} "
+                     f"| {_cell(row['correctness_feedback'])} |")
+    return lines
 
 
 def markdown(run: EvalRun, thresholds: Thresholds, failed: Sequence[Breach], dataset: str) -> str:
@@ -85,6 +118,8 @@ def markdown(run: EvalRun, thresholds: Thresholds, failed: Sequence[Breach], dat
         expected = "supported" if miss["expected"] else "unsupported"
         lines.append(f"- {miss['id']} ({miss['kind']}, labelled {expected}): {miss['sentence']} "
                      f"— {'; '.join(miss['reasons']) or 'no objection'}")
+    if run.judge is not None:
+        lines += ["", *judge_markdown(run.judge)]
     passed = [r for r in run.results if r.passed]
     lines += ["", f"## Questions without problems ({len(passed)})", ""]
     lines += ["| id | question | ms |", "|---|---|---|"]
@@ -140,4 +175,11 @@ def terminal_summary(run: EvalRun, failed: Sequence[Breach], paths: dict[str, Pa
     problems = sum(not r.passed for r in run.results)
     lines.append(f"{problems} of {len(run.results)} questions with problems; report: {paths['markdown']}")
     lines += [f"below threshold: {b}" for b in failed]
+    if run.judge is not None:
+        s = run.judge["summary"]
+        lines.append(
+            f"LLM judge (not gated): faithful rate {shown('judge', s['judge_faithful_rate'])}, "
+            f"correctness {shown('judge', s['judge_correctness_mean'])}/5 on {s['judged']} answers, "
+            f"{s['unparsed']} unparsed"
+        )
     return "\n".join(lines)

@@ -33,12 +33,15 @@ class CheckerResult:
 
 @dataclass
 class EvalRun:
-    """A finished run: summary metrics, per-question results and the checker's own accuracy."""
+    """A finished run: summary metrics, per-question results and the checker's own accuracy; the
+    engine's answers (in question order) and, when an LLM judged them, its verdicts (not gated)."""
 
     summary: dict[str, float | None]
     results: list[QuestionResult]
     checker: CheckerResult
     info: dict[str, Any]
+    answers: list[Answer] = field(default_factory=list)
+    judge: dict[str, Any] | None = None
 
 
 def corpus_source(engine: Engine) -> Source:
@@ -125,4 +128,5 @@ def run_eval(engine: Engine, questions: Sequence[Question], pairs: Sequence[Grou
         "pairs": len(pairs),
         "seconds": round(time.time() - started, 1),
     }
-    return EvalRun(summary=summary, results=results, checker=checked, info=info)
+    answers = [answer for answer, _ in answered]
+    return EvalRun(summary=summary, results=results, checker=checked, info=info, answers=answers)

@@ -11,6 +11,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,14 +121,27 @@ def sync_corpus(
             to_delete += list(chunk_ids)
 
     show = sys.stderr.isatty() if progress is None else progress
-    with tqdm(total=len(to_write), unit="chunk", desc="embedding", disable=not show) as bar:
+    def write(page: list[Chunk], vectors: Any) -> None:
+        store.upsert([c.id for c in page], vectors, [c.text for c in page], [c.metadata for c in page])
+        report.chunks_written += len(page)
+        bar.update(len(page))
+
+    with (
+        tqdm(total=len(to_write), unit="chunk", desc="embedding", disable=not show) as bar,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-upsert") as writer,
+    ):
         # Page by page: bounded memory, steady progress, and a killed run keeps finished pages.
+        # Page n is written to Chroma while page n+1 is embedded (both release the GIL); at most
+        # one write is in flight, so pages land in order and a failed write stops the run.
+        pending: Future[None] | None = None
         for start in range(0, len(to_write), page_size):
             page = to_write[start : start + page_size]
             vectors = embedder.embed([c.text for c in page])
-            store.upsert([c.id for c in page], vectors, [c.text for c in page], [c.metadata for c in page])
-            report.chunks_written += len(page)
-            bar.update(len(page))
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(write, page, vectors)
+        if pending is not None:
+            pending.result()
     store.update_metadata([c.id for c in to_relabel], [c.metadata for c in to_relabel])
     store.delete(to_delete)
     report.chunks_deleted = len(to_delete)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ from rag.errors import (
     EmbeddingModelMismatchError,
     IndexNotReadyError,
     InvalidQuestionError,
+    RagError,
     StoreUnavailableError,
 )
 from rag.guard import bound_draft, clean_passage, neutralize
@@ -56,6 +59,9 @@ class Event:
     data: dict[str, Any]
 
 
+log = logging.getLogger("rag.engine")
+
+
 class Engine:
     """Retrieves passages and answers questions with citations."""
 
@@ -67,6 +73,28 @@ class Engine:
         self.store = store
         self.answerer = answerer
         self.retriever = HybridRetriever(store, candidates=settings.candidates, rrf_k=settings.rrf_k)
+        self._warming = threading.Event()
+
+    def start_warm_up(self) -> threading.Thread:
+        """`warm_up` in a background thread; not ready from this call on until it ends."""
+        self._warming.set()
+        thread = threading.Thread(target=self.warm_up, name="rag-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def warm_up(self) -> None:
+        """Pay now what the first question would pay: BM25 over the whole collection (about a
+        minute at 100k chunks) and the model's first forward pass. While it runs, `status()` says
+        not ready; a store that cannot be opened yet is left to `status()` to report."""
+        self._warming.set()
+        try:
+            self.embedder.embed_cached(["Pourquoi ?"])
+            with store_errors():
+                self.retriever.bm25()
+        except RagError as exc:
+            log.warning("Warm-up stopped: %s", exc)
+        finally:
+            self._warming.clear()
 
     # -- inputs -----------------------------------------------------------------------------
     def check_question(self, question: str, top_k: int | None) -> tuple[str, int]:
@@ -221,6 +249,8 @@ class Engine:
             return {"ready": False, "reason": str(exc), "chunks": 0}
         if count == 0:
             return {"ready": False, "reason": "The index is empty: run `rag ingest`.", "chunks": 0}
+        if self._warming.is_set():
+            return {"ready": False, "reason": "Warming up: building the search index.", "chunks": count}
         status: dict[str, Any] = {"ready": True, "chunks": count, "embed_model": self.embedder.name}
         llm_status = getattr(self.answerer, "status", None)
         status["llm"] = llm_status() if callable(llm_status) else None

@@ -4,10 +4,8 @@ and citations behave exactly as with the embedded store."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +19,7 @@ from ingest.service import run_ingest
 from rag.embedding import Embedder
 from rag.engine import Engine, build_engine
 from tests.conftest import CORPUS, make_settings
+from tests.live_server import free_port, stop_process, wait_ready
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -41,33 +40,18 @@ def chroma_server(path: Path) -> Iterator[int]:
     """A real `chroma run` process on 127.0.0.1 and a free port; yields the port."""
     if not CHROMA.exists():
         pytest.skip(f"the chroma CLI is not installed at {CHROMA}: `make setup` installs it")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     log = (path.parent / f"chroma-{port}.log").open("wb")
     proc = subprocess.Popen(
         [str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
         stdout=log, stderr=subprocess.STDOUT,
     )
+    heartbeat = f"http://127.0.0.1:{port}/api/v2/heartbeat"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"chroma run exited with {proc.returncode}"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the Chroma server did not start within 60 s"
-            time.sleep(0.1)
+        wait_ready(proc, lambda: httpx.get(heartbeat, timeout=2).status_code == 200, 60, "chroma run")
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        stop_process(proc, 15)
         log.close()
 
 

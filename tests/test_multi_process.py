@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import CORPUS
-from tests.live_server import sse_events
+from tests.live_server import free_port, sse_events, stop_process, wait_ready
 from tests.test_chroma_server import chroma_server
 from vectorstore.chroma import REFRESH_S
 
@@ -39,9 +38,7 @@ BOUND_S = REFRESH_S + 10  # the refresh interval, plus slack for a loaded machin
 @contextmanager
 def rag_serve(env: dict[str, str], log: Path) -> Iterator[httpx.Client]:
     """A real `rag serve` process on 127.0.0.1; yields a client with the admin key, once /readyz is ready."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     out = log.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -52,25 +49,11 @@ def rag_serve(env: dict[str, str], log: Path) -> Iterator[httpx.Client]:
         base_url=f"http://127.0.0.1:{port}", timeout=60, headers={"Authorization": f"Bearer {ADMIN}"},
     )
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            assert proc.poll() is None, f"rag serve exited with {proc.returncode}: see {log}"
-            try:
-                if client.get("/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "rag serve was not ready within 300 s"
-            time.sleep(0.2)
+        wait_ready(proc, lambda: client.get("/readyz").status_code == 200, 300, f"rag serve (log: {log})")
         yield client
     finally:
         client.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+        stop_process(proc)
         out.close()
 
 

@@ -13,17 +13,22 @@ from rag.settings import Settings
 
 def build_llm(settings: Settings) -> LLM:
     if settings.answerer == "openai":
-        return _openai_like(settings)
+        return _openai_like(settings, "RAG_ANSWERER=openai")
     if settings.answerer == "llamacpp":
         return _llamacpp(settings)
     raise ConfigError(f"No LLM for the answerer {settings.answerer!r}.")
 
 
-def _openai_like(settings: Settings) -> LLM:
+def build_judge_llm(settings: Settings) -> LLM:
+    """The OpenAI-compatible endpoint of the settings as an eval judge, whatever the answerer;
+    at temperature 0, so that a rerun asks the same question the same way."""
+    return _openai_like(settings, "rag eval --judge", temperature=0.0)
+
+
+def _openai_like(settings: Settings, purpose: str, *, temperature: float | None = None) -> LLM:
     if not settings.llm_base_url or not settings.llm_model:
         raise ConfigError(
-            "RAG_ANSWERER=openai needs RAG_LLM_BASE_URL (an OpenAI-compatible /v1 endpoint) "
-            "and RAG_LLM_MODEL."
+            f"{purpose} needs RAG_LLM_BASE_URL (an OpenAI-compatible /v1 endpoint) and RAG_LLM_MODEL."
         )
     from llama_index.llms.openai_like import OpenAILike
 
@@ -33,7 +38,7 @@ def _openai_like(settings: Settings) -> LLM:
         api_key=settings.llm_api_key.get_secret_value() or "no-key",
         timeout=settings.llm_timeout_s,
         max_retries=0,  # the circuit breaker and the extractive fallback handle failures
-        temperature=settings.llm_temperature,
+        temperature=settings.llm_temperature if temperature is None else temperature,
         max_tokens=settings.llm_max_tokens,
         context_window=settings.llm_context_window,
         is_chat_model=True,
