@@ -182,12 +182,24 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def rss_mib(pid: int) -> float:
-    """Resident memory of a process and its children, in MiB."""
-    import psutil
-
-    process = psutil.Process(pid)
-    total = process.memory_info().rss + sum(c.memory_info().rss for c in process.children(recursive=True))
-    return round(total / 2**20, 1)
+    """Resident memory of a process and its children, in MiB (Linux /proc: no extra dependency)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return round(total / 1024, 1)
 
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.bm25 import Bm25Index
+from rag.bm25 import Bm25Index, ChunkAnalyses
 from rag.text import content_part
 from rag.types import Passage
 from vectorstore import ChunkStore
@@ -42,6 +42,7 @@ class HybridRetriever:
         self.candidates = candidates
         self.rrf_k = rrf_k
         self._bm25: Bm25Index | None = None
+        self._analyses = ChunkAnalyses()  # survives rebuilds: only new chunks are analysed again
         self._version: tuple[int, int] | None = None
         self._lock = Lock()
 
@@ -50,7 +51,7 @@ class HybridRetriever:
         version = self.store.version()
         with self._lock:
             if self._bm25 is None or version != self._version:
-                self._bm25 = Bm25Index(self.store.iter_all())
+                self._bm25 = Bm25Index(self.store.iter_all(), self._analyses)
                 self._version = version
             return self._bm25
 

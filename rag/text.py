@@ -29,11 +29,16 @@ _QUESTION_WORDS = {
 
 def fold(text: str) -> str:
     """Lowercase, strip accents and unify apostrophes, for comparisons that ignore typography."""
+    if text.isascii():  # most words: no accent to strip, "`" the only other apostrophe
+        return text.lower().replace("`", "'")
     text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     for apostrophe in APOSTROPHES:
         text = text.replace(apostrophe, "'")
     return text
+
+
+fold_word = lru_cache(maxsize=1 << 17)(fold)  # for words: a corpus has few distinct ones
 
 
 @lru_cache(maxsize=1)
@@ -75,7 +80,7 @@ def tokens(text: str) -> list[str]:
     """BM25 tokens: words without stopwords, accents folded (users often type without them), then
     stemmed with the French Snowball stemmer."""
     stop = _stopwords()
-    kept = [f for f in map(fold, words(text)) if f not in stop and (len(f) > 1 or f.isdigit())]
+    kept = [f for f in map(fold_word, words(text)) if f not in stop and (len(f) > 1 or f.isdigit())]
     return list(_stemmer().stemWords(kept))
 
 
