@@ -7,8 +7,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,21 +30,19 @@ def _open(index_dir: Path, name: str) -> IO[str]:
 
 
 @contextmanager
-def index_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the ingest lock for the duration of the block, or fail at once if another holds it."""
-    with _open(index_dir, LOCK_NAME) as handle:
+def _held(index_dir: Path, name: str, record: str, refusal: Callable[[str], str]) -> Iterator[None]:
+    """Hold the lock file `name` while the block runs, with `record` written in it for whoever is
+    refused; or fail at once with `refusal(what the holder recorded)`. The lock dies with its
+    process, even on SIGKILL."""
+    with _open(index_dir, name) as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise IngestLockedError(
-                f"Another ingest is running on this index (pid {holder}). "
-                "Wait for it to finish, then run `rag ingest` again."
-            ) from None
+            raise IngestLockedError(refusal(handle.read().strip())) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(str(os.getpid()))
+        handle.write(record)
         handle.flush()
         try:
             yield
@@ -52,6 +50,17 @@ def index_lock(index_dir: Path) -> Iterator[None]:
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def index_lock(index_dir: Path) -> AbstractContextManager[None]:
+    """Hold the ingest lock for the duration of the block, or fail at once if another holds it."""
+    return _held(
+        index_dir, LOCK_NAME, str(os.getpid()),
+        lambda holder: (
+            f"Another ingest is running on this index (pid {holder or 'another process'}). "
+            "Wait for it to finish, then run `rag ingest` again."
+        ),
+    )
 
 
 def _refusal(holder: dict[str, Any], role: str) -> str:
@@ -75,28 +84,17 @@ def _refusal(holder: dict[str, Any], role: str) -> str:
             "`rag ingest` again.")
 
 
-@contextmanager
-def writer_lock(index_dir: Path, role: str, **details: Any) -> Iterator[None]:
+def writer_lock(index_dir: Path, role: str, **details: Any) -> AbstractContextManager[None]:
     """Hold the writer-process lock of an embedded index while the block runs (`role`: "serve" for
     the server's lifetime, "ingest" for a command-line ingest), or fail at once with a message that
     says who holds it and what to do. The lock dies with its process, even on SIGKILL."""
-    with _open(index_dir, WRITER_LOCK_NAME) as handle:
+
+    def refusal(recorded: str) -> str:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            try:
-                holder = json.loads(handle.read() or "{}")
-            except json.JSONDecodeError:
-                holder = {}
-            raise IngestLockedError(_refusal(holder, role)) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"role": role, "pid": os.getpid(), **details}))
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            holder = json.loads(recorded or "{}")
+        except json.JSONDecodeError:
+            holder = {}
+        return _refusal(holder, role)
+
+    record = json.dumps({"role": role, "pid": os.getpid(), **details})
+    return _held(index_dir, WRITER_LOCK_NAME, record, refusal)
