@@ -49,7 +49,6 @@ def rate_limiter(settings: Settings) -> Any:
     return rate_limit
 
 
-
 def create_app(engine: Engine, settings: Settings, *, ingest: Ingest | None = None) -> FastAPI:
     """The HTTP app for `engine`. `ingest` syncs corpus files into the index; without it (or
     without an admin key in `settings`) `POST /v1/ingest` answers that it is disabled."""

@@ -5,7 +5,6 @@ endpoint as a usage error, and a real run against SmolLM2 on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from eval.runner import CheckerResult, EvalRun
 from rag.answering.llms import build_judge_llm
 from rag.settings import Settings
 from rag.types import REFUSAL, Answer, Citation
+from tests.live_server import free_port
 from tests.llm_server import llama_server, require_llm_tier
 from tests.test_eval_cli import rag, write_jsonl
 
@@ -67,12 +67,6 @@ def test_parse_score__no_score_out_of_5_is_unparsed(reply: str) -> None:
     assert parse_score(reply) == (None, reply)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _answer(question: str, text: str, citations: list[Citation]) -> Answer:
     return Answer(question=question, answer=text, refused=text == REFUSAL, citations=citations, passages=[])
 
@@ -117,7 +111,7 @@ def small_run() -> tuple[EvalRun, list[Question]]:
 
 def test_judge_run__an_unreachable_llm_is_unparsed_not_a_crash(small_run: tuple) -> None:
     run, questions = small_run
-    settings = Settings(llm_base_url=f"http://127.0.0.1:{_free_port()}/v1", llm_model="judge",
+    settings = Settings(llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_model="judge",
                         llm_timeout_s=10.0, _env_file=None)  # type: ignore[call-arg]
     judged = judge_run(run, questions, build_judge_llm(settings))
     assert judged["model"] == "judge"

@@ -9,7 +9,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,7 +31,7 @@ from rag.engine import build_engine
 from rag.errors import StoreUnavailableError
 from rag.settings import Settings
 from tests.conftest import CORPUS, ROOT, make_settings
-from tests.live_server import live_server
+from tests.live_server import free_port, live_server
 
 pytestmark = pytest.mark.slow
 
@@ -43,12 +42,6 @@ ZORGLUB = ("La fondation Zorglub finance la recherche\n\nLa fondation Zorglub a 
 
 
 # -- processes ------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def rag_env(settings: Settings, **extra: object) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
            "RAG_CORPUS_DIR": str(settings.corpus_dir), "RAG_INDEX_DIR": str(settings.index_dir),

@@ -213,7 +213,12 @@ class ChunkStore:
         """How many writes this process has made to the collection (through any ChunkStore)."""
         return _local_writes[self._key]
 
-    def _wrote(self) -> None:
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write to the collection: failures become StoreUnavailable, and once it is done every
+        ChunkStore of this process on the collection notices it at once."""
+        with _reaching("write to the index", self._key[0]):
+            yield
         _local_writes[self._key] += 1
 
     def version(self) -> tuple[int, int]:
@@ -259,9 +264,8 @@ class ChunkStore:
 
     def bump_generation(self) -> int:
         current = self.generation()
-        with _reaching("write to the index", self._key[0]):
+        with self._writing():
             self.collection.modify(metadata={MODEL_KEY: self.embed_model, GENERATION_KEY: current + 1})
-        self._wrote()
         return current + 1
 
     def _check_space(self) -> None:
@@ -282,24 +286,21 @@ class ChunkStore:
         metadatas: Sequence[Mapping[str, Any]],
     ) -> None:
         self._check_space()
-        with _reaching("write to the index", self._key[0]):
+        with self._writing():
             self.collection.upsert(
                 ids=list(ids), embeddings=embeddings, documents=list(documents),
                 metadatas=[dict(m) for m in metadatas],
             )
-        self._wrote()
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
         if ids:
-            with _reaching("write to the index", self._key[0]):
+            with self._writing():
                 self.collection.update(ids=list(ids), metadatas=[dict(m) for m in metadatas])
-            self._wrote()
 
     def delete(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), PAGE):
-            with _reaching("write to the index", self._key[0]):
+            with self._writing():
                 self.collection.delete(ids=list(ids[start : start + PAGE]))
-            self._wrote()
 
     def iter_all(self, *, documents: bool = True) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
         """Every (id, document, metadata), paged so a large collection is not read at once."""
