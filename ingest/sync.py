@@ -133,6 +133,10 @@ def sync_corpus(
         # Page by page: bounded memory, steady progress, and a killed run keeps finished pages.
         # Page n is written to Chroma while page n+1 is embedded (both release the GIL); at most
         # one write is in flight, so pages land in order and a failed write stops the run.
+        # Longest first, across pages: sentence-transformers sorts each call's texts by length to
+        # batch similar lengths, so pages cut from a sorted list batch exactly like one big call
+        # (unsorted 256-chunk pages padded 6% more word pieces on 1240 chunks; bench/README.md).
+        to_write.sort(key=lambda c: -len(c.text))
         pending: Future[None] | None = None
         for start in range(0, len(to_write), page_size):
             page = to_write[start : start + page_size]

@@ -109,6 +109,11 @@ class Embedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def clear_cache(self) -> None:
+        """Forget the cached question embeddings (benchmarks measuring cold questions)."""
+        with self._lock:
+            self._cache.clear()
+
     def embed_cached(self, texts: list[str]) -> np.ndarray:
         """Embed short texts (questions, sentences) through an LRU cache."""
         with self._lock:

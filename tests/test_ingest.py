@@ -52,6 +52,33 @@ def test_ingest__second_run_embeds_nothing(settings: Settings, embedder: Embedde
     assert stored(settings) == before
 
 
+def test_ingest__pages_go_longest_first_and_store_the_same_chunks(
+    settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Pages are cut from the chunks sorted longest first, so they batch like one big encode call;
+    the order changes nothing that is stored."""
+    from vectorstore.chroma import ChunkStore
+
+    pages: list[list[int]] = []
+    real_upsert = ChunkStore.upsert
+
+    def recording_upsert(self: ChunkStore, ids, embeddings, documents, metadatas) -> None:  # type: ignore[no-untyped-def]
+        pages.append([len(d) for d in documents])
+        real_upsert(self, ids, embeddings, documents, metadatas)
+
+    monkeypatch.setattr(ChunkStore, "upsert", recording_upsert)
+    paged = settings.model_copy(update={"ingest_page": 7})
+    report = run_ingest(paged, embedder=embedder, progress=False)
+    lengths = [n for page in pages for n in page]
+    assert len(pages) == -(-report.chunks_written // 7) > 2
+    assert lengths == sorted(lengths, reverse=True) and lengths[0] > lengths[-1]
+
+    monkeypatch.setattr(ChunkStore, "upsert", real_upsert)
+    one_call = make_settings(settings.corpus_dir, tmp_path / "one-call", ingest_page=10000)
+    run_ingest(one_call, embedder=embedder, progress=False)
+    assert stored(one_call) == stored(paged)
+
+
 def test_ingest__edited_file_replaces_only_its_chunks(settings: Settings, embedder: Embedder) -> None:
     run_ingest(settings, embedder=embedder, progress=False)
     before = stored(settings)
