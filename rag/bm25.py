@@ -84,7 +84,8 @@ class Bm25Index:
             token_ids.append(ids)
             capitalised.append(caps)
             lower.append(lows)
-        analyses.keep_only(set(self.ids))
+        self.known = frozenset(self.ids)
+        analyses.keep_only(self.known)
         self.files = np.array([str(m.get("file", "")) for m in self.metas], dtype=object)
         self.vocab = dict(analyses.vocab)  # a snapshot: later chunks add words to the shared one
         self._df = np.bincount(_concat([np.unique(ids) for ids in token_ids]), minlength=len(self.vocab))

@@ -46,9 +46,9 @@ class HybridRetriever:
         self._version: tuple[int, int] | None = None
         self._lock = Lock()
 
-    def bm25(self) -> Bm25Index:
+    def bm25(self, *, fresh: bool = False) -> Bm25Index:
         """The BM25 index for the store's current contents (rebuilt only when they changed)."""
-        version = self.store.version()
+        version = self.store.version(fresh=fresh)
         with self._lock:
             if self._bm25 is None or version != self._version:
                 self._bm25 = Bm25Index(self.store.iter_all(), self._analyses)
@@ -61,6 +61,10 @@ class HybridRetriever:
     ) -> list[Passage]:
         bm25 = self.bm25()
         dense_hits = self.store.query(query_vector, self.candidates, files=files) if len(bm25) else []
+        if any(hit.id not in bm25.known for hit in dense_hits):
+            # Dense search reads the store now, its version is cached for a second: a chunk that BM25
+            # has never seen means another process wrote, so catch up now, not up to a second late.
+            bm25 = self.bm25(fresh=True)
         # « En quelle année » asks for a date: its words are not what the passage is about.
         lexical_hits = bm25.search(content_part(question) or question, self.candidates, files=files)
         fused: dict[str, float] = {}

@@ -3,6 +3,7 @@ and citations behave exactly as with the embedded store."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -18,8 +19,9 @@ import pytest
 from ingest.service import run_ingest
 from rag.embedding import Embedder
 from rag.engine import Engine, build_engine
-from tests.conftest import CORPUS, make_settings
+from tests.conftest import CORPUS, ROOT, make_settings
 from tests.live_server import free_port, stop_process, wait_ready
+from vectorstore.lazy import LazyStore
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -128,3 +130,29 @@ def test_server__sync_follows_edits_and_deletions_like_embedded_mode(
         assert all(p.file != DELETED for p in engine.ask(QUESTIONS[1]).passages)
     assert answers(server) == answers(embedded)
     assert run_ingest(settings[1], embedder=embedder, progress=False).chunks_written == 0
+
+
+def test_retrieve__a_chunk_written_by_another_writer_is_in_bm25_at_once(
+    chroma_port: int, corpus: Path, tmp_path: Path, embedder: Embedder,
+) -> None:
+    """The store's version is cached (a second in production, an hour here): when dense search
+    returns a chunk that BM25 has never seen, another process changed the store, and BM25 catches up
+    in the same query instead of answering half-stale."""
+    settings = make_settings(corpus, tmp_path / "index", chroma_host="127.0.0.1", chroma_port=chroma_port)
+    run_ingest(settings, embedder=embedder, progress=False)
+    engine = build_engine(settings, embedder=embedder)
+    store = engine.store.opened() if isinstance(engine.store, LazyStore) else engine.store
+    store.refresh_s = 3600.0
+    question = "Combien la fondation Zorglub a-t-elle versé à Varsovie ?"
+    assert not any(p.file == "zorglub.txt" for p in engine.retrieve(question)[0])
+    (settings.corpus_dir / "zorglub.txt").write_text(
+        "La fondation Zorglub finance la recherche\n\nLa fondation Zorglub a versé 17 milliards de "
+        "zlotys à Varsovie pour la recherche sur l'alignement des modèles.\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
+           "RAG_CORPUS_DIR": str(settings.corpus_dir), "RAG_INDEX_DIR": str(settings.index_dir),
+           "RAG_COLLECTION": settings.collection, "RAG_CHROMA_HOST": "127.0.0.1",
+           "RAG_CHROMA_PORT": str(chroma_port)}
+    subprocess.run([sys.executable, "-m", "cli.main", "ingest"], cwd=settings.index_dir.parent, env=env,
+                   check=True, capture_output=True, timeout=300)  # another process writes
+    new = [p for p in engine.retrieve(question)[0] if p.file == "zorglub.txt"]
+    assert new and new[0].dense is not None and new[0].lexical is not None

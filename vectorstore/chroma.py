@@ -221,12 +221,13 @@ class ChunkStore:
             yield
         _local_writes[self._key] += 1
 
-    def version(self) -> tuple[int, int]:
-        """(generation, count) of the collection, at most `refresh_s` old, and never older than this
-        process's last write. Readers compare it to know when to refresh what they derived."""
+    def version(self, *, fresh: bool = False) -> tuple[int, int]:
+        """(generation, count) of the collection, at most `refresh_s` old (read now if `fresh`), and
+        never older than this process's last write. Readers compare it to know when to refresh what
+        they derived."""
         writes, now = self.local_writes, time.monotonic()
         seen = self._seen
-        if seen is not None and seen[1] == writes and now - seen[0] < self.refresh_s:
+        if not fresh and seen is not None and seen[1] == writes and now - seen[0] < self.refresh_s:
             return seen[2], seen[3]
         generation = self.generation()  # follows a rebuilt collection, or raises StoreMissing
         try:
