@@ -51,7 +51,11 @@ class HybridRetriever:
         version = self.store.version(fresh=fresh)
         with self._lock:
             if self._bm25 is None or version != self._version:
-                self._bm25 = Bm25Index(self.store.iter_all(), self._analyses)
+                # In file and chunk order, not the store's insertion order: BM25 breaks score ties by
+                # row, and the same corpus must rank the same however its ingests went.
+                rows = sorted(self.store.iter_all(), key=lambda r: (
+                    str(r[2].get("file", "")), int(r[2].get("chunk_index", 0)), r[0]))
+                self._bm25 = Bm25Index(rows, self._analyses)
                 self._version = version
             return self._bm25
 

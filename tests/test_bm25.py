@@ -44,3 +44,13 @@ def test_rebuild__analyses_only_new_chunks_and_equals_a_fresh_build(
             assert rebuilt.idf(term) == fresh.idf(term)
     assert rebuilt.search("fondation Zorglub", 1)[0][0] == len(changed) - 1
     assert all(rebuilt.files[row] != gone for row, _ in rebuilt.search("OpenAI Leike Schulman", 50))
+
+
+def test_bm25__rows_follow_files_and_chunks_not_insertion_order(engine: Engine) -> None:
+    """Ingest writes the longest chunks first; BM25 breaks score ties by row, so its rows are put
+    back in file and chunk order: the same corpus ranks the same however it was ingested."""
+    rows = list(engine.store.iter_all(documents=False))
+    inserted = [chunk_id for chunk_id, _, _ in rows]
+    ordered = [i for i, _, m in sorted(rows, key=lambda r: (r[2]["file"], r[2]["chunk_index"]))]
+    assert inserted != ordered  # the store really holds them in another order
+    assert engine.retriever.bm25().ids == ordered
