@@ -6,6 +6,7 @@ import logging
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import bm25s
@@ -52,7 +53,7 @@ class ChunkAnalyses:
             ids.append(index)
         return np.array(sorted(ids), dtype=np.int32)
 
-    def keep_only(self, chunk_ids: set[str]) -> None:
+    def keep_only(self, chunk_ids: AbstractSet[str]) -> None:
         """Forget chunks no longer stored (the vocabularies keep their words: harmless, df 0)."""
         for gone in [i for i in self._by_id if i not in chunk_ids]:
             del self._by_id[gone]

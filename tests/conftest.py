@@ -37,6 +37,16 @@ def make_settings(corpus: Path, index: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def rag_env(settings: Settings, **extra: object) -> dict[str, str]:
+    """The environment of a `rag` command run as another process on these settings' corpus and index
+    (small batches and pages, so a test can catch it half way)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
+           "RAG_CORPUS_DIR": str(settings.corpus_dir), "RAG_INDEX_DIR": str(settings.index_dir),
+           "RAG_COLLECTION": settings.collection, "RAG_EMBED_BATCH_SIZE": "8", "RAG_INGEST_PAGE": "8"}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A private copy of the real corpus that a test may edit."""

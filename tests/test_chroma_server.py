@@ -3,7 +3,6 @@ and citations behave exactly as with the embedded store."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import pytest
 from ingest.service import run_ingest
 from rag.embedding import Embedder
 from rag.engine import Engine, build_engine
-from tests.conftest import CORPUS, ROOT, make_settings
+from tests.conftest import CORPUS, make_settings, rag_env
 from tests.live_server import free_port, stop_process, wait_ready
 from vectorstore.lazy import LazyStore
 
@@ -148,10 +147,7 @@ def test_retrieve__a_chunk_written_by_another_writer_is_in_bm25_at_once(
     (settings.corpus_dir / "zorglub.txt").write_text(
         "La fondation Zorglub finance la recherche\n\nLa fondation Zorglub a versé 17 milliards de "
         "zlotys à Varsovie pour la recherche sur l'alignement des modèles.\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
-           "RAG_CORPUS_DIR": str(settings.corpus_dir), "RAG_INDEX_DIR": str(settings.index_dir),
-           "RAG_COLLECTION": settings.collection, "RAG_CHROMA_HOST": "127.0.0.1",
-           "RAG_CHROMA_PORT": str(chroma_port)}
+    env = rag_env(settings, RAG_CHROMA_HOST="127.0.0.1", RAG_CHROMA_PORT=chroma_port)
     subprocess.run([sys.executable, "-m", "cli.main", "ingest"], cwd=settings.index_dir.parent, env=env,
                    check=True, capture_output=True, timeout=300)  # another process writes
     new = [p for p in engine.retrieve(question)[0] if p.file == "zorglub.txt"]

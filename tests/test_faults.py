@@ -30,7 +30,7 @@ from rag.embedding import Embedder
 from rag.engine import build_engine
 from rag.errors import StoreUnavailableError
 from rag.settings import Settings
-from tests.conftest import CORPUS, ROOT, make_settings
+from tests.conftest import CORPUS, make_settings, rag_env
 from tests.live_server import free_port, live_server
 
 pytestmark = pytest.mark.slow
@@ -42,14 +42,6 @@ ZORGLUB = ("La fondation Zorglub finance la recherche\n\nLa fondation Zorglub a 
 
 
 # -- processes ------------------------------------------------------------------------------------
-def rag_env(settings: Settings, **extra: object) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
-           "RAG_CORPUS_DIR": str(settings.corpus_dir), "RAG_INDEX_DIR": str(settings.index_dir),
-           "RAG_COLLECTION": settings.collection, "RAG_EMBED_BATCH_SIZE": "8", "RAG_INGEST_PAGE": "8"}
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
-
-
 def rag(args: list[str], env: dict[str, str], cwd: Path, **popen: Any) -> subprocess.Popen[str]:
     """`rag ARGS` as a separate process (its working directory has no .env)."""
     popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen}
