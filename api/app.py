@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -19,8 +19,10 @@ from api.limits import BodyLimit, SecurityHeaders
 from api.openai_compat import openai_router
 from api.routes import engine_router
 from api.schemas import error_responses
+from rag.corpus import Corpus
 from rag.engine import Engine
-from rag.settings import Settings
+from rag.limits import ServerConfig
+from rag.readiness import Readiness
 
 log = logging.getLogger("api")
 
@@ -31,12 +33,12 @@ DESCRIPTION = (
 )
 
 
-def rate_limiter(settings: Settings) -> Any:
-    """Dependency for `/v1/*` (after the key check): a token bucket per API key; without keys, per
+def rate_limiter(config: ServerConfig) -> Any:
+    """Dependency for `/v1/*` (after the key check): a rate limit per API key; without keys, per
     client address (the one a local proxy forwards), this machine's own clients exempt: a server
     without keys listens on loopback only, where the client is its operator."""
-    limiter = RateLimiter(settings.rate_limit_per_min, settings.rate_limit_burst)
-    by_key = any_key_configured(settings.api_keys, settings.admin_key)
+    limiter = RateLimiter(config.rate_limit_per_min, config.rate_limit_burst)
+    by_key = any_key_configured(config.api_keys, config.admin_key)
 
     async def rate_limit(request: Request, credentials: Bearer) -> None:
         if by_key and credentials is not None:
@@ -49,51 +51,76 @@ def rate_limiter(settings: Settings) -> Any:
     return rate_limit
 
 
-def create_app(engine: Engine, settings: Settings, *, ingest: Ingest | None = None) -> FastAPI:
-    """The HTTP app for `engine`. `ingest` syncs corpus files into the index; without it (or
-    without an admin key in `settings`) `POST /v1/ingest` answers that it is disabled."""
-    app = FastAPI(title="rag-fr-news", version="0.1.0", description=DESCRIPTION)
-    install_error_handlers(app)
-    require_key = key_checker(settings.api_keys, settings.admin_key)
-    require_admin = admin_checker(settings.api_keys, settings.admin_key)
-    protected: dict[str, Any] = {
-        "prefix": "/v1", "dependencies": [Depends(require_key), Depends(rate_limiter(settings))],
-        "responses": error_responses(401, 413, 429),
-    }
-    gate = Gate(
-        concurrent=settings.max_concurrent, queue=settings.max_queue, timeout_s=settings.request_timeout_s,
-    )
-    app.include_router(engine_router(engine, gate), **protected)
-    app.include_router(openai_router(engine, gate), **protected)
-    app.include_router(ingest_router(settings.corpus_dir, ingest, require_admin), prefix="/v1")
+def health_router(readiness: Readiness) -> APIRouter:
+    """`/healthz` (the process is alive) and `/readyz` (it can answer), open to probes without a key."""
+    router = APIRouter(tags=["health"])
 
-    @app.get("/healthz", tags=["health"])
+    @router.get("/healthz")
     async def healthz() -> dict[str, str]:
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], responses=error_responses(503))
+    @router.get("/readyz", responses=error_responses(503))
     async def readyz() -> JSONResponse:
         """Ready to answer: the index open and non-empty, the embedder loaded."""
         try:
-            status = await run_in_threadpool(engine.status)
+            status = await run_in_threadpool(readiness.status)
         except Exception:  # noqa: BLE001 - a probe answers 503, whatever broke; the log says what
             log.exception("readiness check failed")
             return error_response(503, "not_ready", "The index cannot be read: see the server log.")
-        if not status.get("ready"):
-            return error_response(503, "not_ready", str(status.get("reason", "The index is not ready.")))
+        if not status.ready:
+            return error_response(503, "not_ready", status.reason or "The index is not ready.")
         return JSONResponse(
-            {"status": "ready", "chunks": status["chunks"], "embed_model": status["embed_model"],
-             "llm": status.get("llm")}
+            {"status": "ready", "chunks": status.chunks, "embed_model": status.embed_model, "llm": status.llm}
         )
 
-    app.add_middleware(
-        BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes,
-        upload_paths=("/v1/ingest",), timeout_s=settings.request_timeout_s,
+    return router
+
+
+def create_app(
+    engine: Engine,
+    config: ServerConfig,
+    corpus: Corpus,
+    *,
+    readiness: Readiness | None = None,
+    ingest: Ingest | None = None,
+) -> FastAPI:
+    """The HTTP app for `engine`, serving the articles of `corpus`, within `config`. `readiness`
+    answers /readyz (the one the server warms up; by default, a new one). `ingest` syncs corpus
+    files into the index; without it (or without an admin key) `POST /v1/ingest` is disabled."""
+    readiness = readiness or Readiness(engine)
+    app = FastAPI(title="rag-fr-news", version="0.1.0", description=DESCRIPTION)
+    install_error_handlers(app)
+    require_key = key_checker(config.api_keys, config.admin_key)
+    require_admin = admin_checker(config.api_keys, config.admin_key)
+    protected: dict[str, Any] = {
+        "prefix": "/v1",
+        "dependencies": [Depends(require_key), Depends(rate_limiter(config))],
+        "responses": error_responses(401, 413, 429),
+    }
+    gate = Gate(
+        concurrent=config.max_concurrent,
+        queue=config.max_queue,
+        timeout_s=config.request_timeout_s,
     )
-    if settings.cors_origins:
+    app.include_router(engine_router(engine, corpus, gate), **protected)
+    app.include_router(openai_router(engine, gate), **protected)
+    app.include_router(ingest_router(corpus.root, ingest, require_admin), prefix="/v1")
+
+    app.include_router(health_router(readiness))
+
+    app.add_middleware(
+        BodyLimit,
+        max_body=config.max_body_bytes,
+        max_upload=config.max_upload_bytes,
+        upload_paths=("/v1/ingest",),
+        timeout_s=config.request_timeout_s,
+    )
+    if config.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(SecurityHeaders)  # outermost: on every response, the 413s and 408s included

@@ -13,24 +13,21 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.errors import ApiError
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (RAG_API_KEYS) or the admin key.")
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def _matches(key: str, allowed: Sequence[str]) -> bool:
-    # Compare with every key, in constant time, so timing says nothing about which almost matched.
-    found = False
-    for candidate in allowed:
-        found |= secrets.compare_digest(key.encode(), candidate.encode())
-    return found
+    # Every key compared (sum goes on after a match, unlike any), in constant time: timing tells nothing.
+    return sum(secrets.compare_digest(key.encode(), candidate.encode()) for candidate in allowed) > 0
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
 def _presented(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise ApiError(
-            401, "unauthorized", "An API key is required: send `Authorization: Bearer <key>`.",
-            headers=_CHALLENGE,
-        )
+        raise _unauthorized("An API key is required: send `Authorization: Bearer <key>`.")
     return credentials.credentials
 
 
@@ -42,7 +39,7 @@ def key_checker(api_keys: Sequence[str], admin_key: str) -> Callable[..., None]:
         if not allowed:
             return
         if not _matches(_presented(credentials), allowed):
-            raise ApiError(401, "unauthorized", "This API key is not valid.", headers=_CHALLENGE)
+            raise _unauthorized("This API key is not valid.")
 
     return require_key
 
@@ -54,16 +51,14 @@ def admin_checker(api_keys: Sequence[str], admin_key: str) -> Callable[..., None
 
     def require_admin(credentials: Bearer) -> None:
         if not admin_key:
-            raise ApiError(
-                403, "ingest_disabled",
-                "Ingest over HTTP is disabled: no admin key is configured (RAG_ADMIN_KEY).",
-            )
+            message = "Ingest over HTTP is disabled: no admin key is configured (RAG_ADMIN_KEY)."
+            raise ApiError(403, "ingest_disabled", message)
         key = _presented(credentials)
         if _matches(key, [admin_key]):
             return
         if _matches(key, users):
             raise ApiError(403, "forbidden", "This API key has no admin rights: ingest needs the admin key.")
-        raise ApiError(401, "unauthorized", "This API key is not valid.", headers=_CHALLENGE)
+        raise _unauthorized("This API key is not valid.")
 
     return require_admin
 

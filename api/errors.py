@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import ErrorDetail, ErrorOut
 from rag.errors import RagError
 
 log = logging.getLogger("api")
@@ -28,10 +29,18 @@ STATUS_BY_CODE: dict[str, int] = {
 }
 
 HTTP_CODES: dict[int, str] = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 408: "request_timeout", 413: "payload_too_large",
-    415: "unsupported_media_type", 422: "invalid_request", 429: "rate_limited",
-    431: "headers_too_large", 503: "overloaded",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
+    431: "headers_too_large",
+    503: "overloaded",
 }
 
 # Absolute paths (two segments or more) and Windows drive paths: a client never needs to see them.
@@ -42,7 +51,12 @@ class ApiError(Exception):
     """An error the HTTP layer raises itself, with its status, code and message."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None,
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -57,11 +71,15 @@ def scrub(message: str) -> str:
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": scrub(message)}}
+    """The JSON of every error, the `ErrorOut` the OpenAPI document shows."""
+    return ErrorOut(error=ErrorDetail(code=code, message=scrub(message))).model_dump()
 
 
 def error_response(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None,
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=status, headers=dict(headers or {}))
 

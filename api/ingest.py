@@ -45,16 +45,22 @@ def check_name(name: str | None) -> str:
     if not name:
         raise ApiError(422, "invalid_filename", "Every uploaded file needs a file name.")
     if (
-        len(name) > MAX_NAME or any(c in name for c in "/\\\x00") or name.startswith(".")
-        or any(ord(c) < 32 for c in name) or name.strip() != name
+        len(name) > MAX_NAME
+        or any(c in name for c in "/\\\x00")
+        or name.startswith(".")
+        or any(ord(c) < 32 for c in name)
+        or name.strip() != name
     ):
         raise ApiError(
-            422, "invalid_filename",
+            422,
+            "invalid_filename",
             "Upload names must be plain file names (no folders, no leading dot, at most 200 characters).",
         )
     if Path(name).suffix.lower() not in EXTENSIONS:
         raise ApiError(
-            422, "unsupported_file_type", f"Only {' and '.join(EXTENSIONS)} files can be ingested.",
+            422,
+            "unsupported_file_type",
+            f"Only {' and '.join(EXTENSIONS)} files can be ingested.",
         )
     return name
 
@@ -94,10 +100,15 @@ def report_out(saved: list[str], report: IngestReport, corpus: Path) -> IngestOu
         return path.relative_to(corpus).as_posix() if is_inside(corpus, path) else path.name
 
     return IngestOut(
-        saved=saved, summary=report.summary(), added=report.added, updated=report.updated,
-        unchanged=report.unchanged, removed=report.removed,
+        saved=saved,
+        summary=report.summary(),
+        added=report.added,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        removed=report.removed,
         skipped=[SkippedOut(file=name(f), reason=scrub(r)) for f, r in report.skipped],
-        chunks_written=report.chunks_written, chunks_deleted=report.chunks_deleted,
+        chunks_written=report.chunks_written,
+        chunks_deleted=report.chunks_deleted,
     )
 
 

@@ -3,9 +3,10 @@ oversized body, 408 for a body that comes too slowly) and the security headers o
 
 from __future__ import annotations
 
-import asyncio
-import json
-
+import anyio
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
@@ -17,77 +18,57 @@ class BodyLimit:
     Buffering is what makes the limit hold for chunked bodies too, which carry no Content-Length;
     at a few MiB at most it costs little. A body still incomplete after `timeout_s` is answered 408:
     a client that trickles its body in holds a connection, never a slot of the engine. Other paths
-    (the mounted Gradio app) keep their own body rules; the header limit holds everywhere.
+    (the mounted Gradio app) keep their own body rules; the header limit holds everywhere. By hand:
+    neither Starlette nor uvicorn bound a body's size or the time it takes to arrive.
     """
 
+    prefix = "/v1/"
+    max_header_bytes = 32_768
+
     def __init__(
-        self, app: ASGIApp, *, max_body: int, max_upload: int, upload_paths: tuple[str, ...] = (),
-        prefix: str = "/v1/", timeout_s: float = 60.0, max_header_bytes: int = 32_768,
+        self, app: ASGIApp, *, max_body: int, max_upload: int, upload_paths: tuple[str, ...], timeout_s: float
     ) -> None:
         self.app = app
         self.max_body = max_body
         self.max_upload = max_upload
         self.upload_paths = upload_paths
-        self.prefix = prefix
         self.timeout_s = timeout_s
-        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and (
-            sum(len(k) + len(v) + 4 for k, v in scope.get("headers", [])) > self.max_header_bytes
-        ):
-            await _refuse(send, 431, "headers_too_large",
-                          f"The request headers are larger than {self.max_header_bytes} bytes.")
-            return
-        if scope["type"] != "http" or not path.startswith(self.prefix):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_upload if path in self.upload_paths else self.max_body
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _too_large(send, limit)
+        if sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > self.max_header_bytes:
+            message = f"The request headers are larger than {self.max_header_bytes} bytes."
+            await _refuse(scope, receive, send, 431, "headers_too_large", message)
             return
+        if not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_upload if scope["path"] in self.upload_paths else self.max_body
+        declared = Headers(scope=scope).get("content-length", "")
+        size = int(declared) if declared.isdigit() else 0  # the size declared, then the size received
+        chunks: list[bytes] = []
         try:
-            async with asyncio.timeout(self.timeout_s):
-                body = await _read(receive, limit)
+            with anyio.fail_after(self.timeout_s):
+                if size <= limit:
+                    size = 0
+                    async for chunk in Request(scope, receive).stream():
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size > limit:
+                            break
         except TimeoutError:
-            await _refuse(send, 408, "request_timeout",
-                          f"The request body did not arrive within {self.timeout_s:g} s.")
+            message = f"The request body did not arrive within {self.timeout_s:g} s."
+            await _refuse(scope, receive, send, 408, "request_timeout", message)
             return
-        if body is None:  # the client left before sending it all
+        except ClientDisconnect:  # the client left before sending it all
             return
-        if isinstance(body, int):
-            await _too_large(send, limit)
-            return
-        await self.app(scope, _replay(body, receive), send)
-
-
-async def _read(receive: Receive, limit: int) -> bytes | int | None:
-    """The whole body; its size so far once it passes `limit`; None if the client left."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
         if size > limit:
-            return size
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+            message = f"The request body is larger than {limit} bytes."
+            await _refuse(scope, receive, send, 413, "payload_too_large", message)
+        else:
+            await self.app(scope, _replay(b"".join(chunks), receive), send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -104,25 +85,16 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    await _refuse(send, 413, "payload_too_large", f"The request body is larger than {limit} bytes.")
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str) -> None:
+    response = JSONResponse(error_body(code, message), status_code=status, headers={"connection": "close"})
+    await response(scope, receive, send)
 
 
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps(error_body(code, message)).encode()
-    await send({
-        "type": "http.response.start", "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close")],
-    })
-    await send({"type": "http.response.body", "body": body})
-
-
-API_HEADERS = [
-    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-]
+API_HEADERS = {
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
 
 
 class SecurityHeaders:
@@ -130,22 +102,23 @@ class SecurityHeaders:
     source quoted from a hostile article as HTML; the API's own paths also forbid any active content
     and framing (the docs and the chat load scripts, so they keep their own rules)."""
 
-    def __init__(self, app: ASGIApp, *, api_paths: tuple[str, ...] = ("/v1/", "/healthz", "/readyz")) -> None:
+    api_paths = ("/v1/", "/healthz", "/readyz")
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.api_paths = api_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        strict = scope.get("path", "").startswith(self.api_paths)
+        strict = scope["path"].startswith(self.api_paths)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (b"x-content-type-options", b"nosniff")]
-                if strict:
-                    headers += API_HEADERS
-                message = {**message, "headers": headers}
+                headers = MutableHeaders(scope=message)
+                headers.append("x-content-type-options", "nosniff")
+                for name, value in API_HEADERS.items() if strict else ():
+                    headers.append(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

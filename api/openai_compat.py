@@ -14,19 +14,24 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.admission import Gate
 from api.errors import ApiError
-from api.schemas import error_responses
+from api.schemas import ChatCompletion, ChatCompletionChunk, ErrorOut, error_responses, sse_doc
 from api.streaming import sse_response, stream_error
 from rag.conversation import Message
-from rag.engine import Engine, Event
+from rag.engine import Engine
+from rag.events import DeltaEvent, DoneEvent, Event
 from rag.types import Answer
 
 MODEL_ID = "rag-fr-news"
 CREATED = 1_767_225_600  # 2026-01-01: a fixed date, so /v1/models answers the same every time
+STREAM_DOC = {
+    "description": "The completion, or with `stream: true` its chunks as `data:` lines, then `data: [DONE]`.",
+    "content": sse_doc({"message": ChatCompletionChunk | ErrorOut}),
+}
 
 
 class TextPart(BaseModel):
@@ -68,11 +73,18 @@ class CompletionRequest(BaseModel):
 
 def completion(answer: Answer, completion_id: str) -> dict[str, Any]:
     return {
-        "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": MODEL_ID,
-        "choices": [{
-            "index": 0, "message": {"role": "assistant", "content": answer.answer},
-            "finish_reason": "stop", "logprobs": None,
-        }],
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": MODEL_ID,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.answer},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
         "usage": None,
         **extension(answer),
     }
@@ -89,8 +101,12 @@ def extension(answer: Answer) -> dict[str, Any]:
 
 def chunk(completion_id: str, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
     body = {
-        "id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()),
-        "model": MODEL_ID, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra,
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": MODEL_ID,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
     }
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
@@ -100,10 +116,10 @@ async def chunks(events: AsyncIterator[Event], completion_id: str) -> AsyncItera
     yield {"data": chunk(completion_id, {"role": "assistant", "content": ""})}
     try:
         async for event in events:
-            if event.type == "delta":
-                yield {"data": chunk(completion_id, {"content": event.data["text"]})}
-            elif event.type == "done":
-                yield {"data": chunk(completion_id, {}, "stop", **extension(event.data["answer"]))}
+            if isinstance(event, DeltaEvent):
+                yield {"data": chunk(completion_id, {"content": event.text})}
+            elif isinstance(event, DoneEvent):
+                yield {"data": chunk(completion_id, {}, "stop", **extension(event.answer))}
     except Exception as exc:  # noqa: BLE001 - OpenAI clients raise on a `data: {"error": ...}` line
         yield {"data": json.dumps(stream_error(exc), ensure_ascii=False, separators=(",", ":"))}
     yield {"data": "[DONE]"}
@@ -127,8 +143,12 @@ def openai_router(engine: Engine, gate: Gate) -> APIRouter:
             raise ApiError(404, "model_not_found", f"The only model here is {MODEL_ID!r}.")
         return model_card()
 
-    @router.post("/chat/completions", response_model=None, responses=error_responses(422, 429, 503, 504))
-    async def chat_completions(body: CompletionRequest) -> Response:
+    @router.post(
+        "/chat/completions",
+        response_model=ChatCompletion,
+        responses={200: STREAM_DOC, **error_responses(422, 429, 503, 504)},
+    )
+    async def chat_completions(body: CompletionRequest) -> dict[str, Any] | Response:
         """Answer the last user message like an OpenAI chat model, with the citations as data."""
         messages = body.conversation()
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
@@ -136,6 +156,6 @@ def openai_router(engine: Engine, gate: Gate) -> APIRouter:
             events = await gate.stream(lambda: engine.chat_stream(messages, top_k=body.top_k))
             return sse_response(chunks(events, completion_id), sep="\n", send_timeout_s=gate.timeout_s)
         answer = await gate.run(lambda: engine.chat(messages, top_k=body.top_k))
-        return JSONResponse(completion(answer, completion_id))
+        return completion(answer, completion_id)
 
     return router

@@ -25,13 +25,13 @@ def main() -> None:
     from bench.plain import SentenceTransformerEmbedding, plain_ingest
     from ingest.loader import find_files, load_article
     from ingest.service import make_chunker, run_ingest
-    from rag.embedding import Embedder
+    from rag.compose import build_embedder
     from rag.settings import Settings
 
     base = WORK / "ingest"
     corpus = replicated_corpus(base / "corpus", opts.copies)
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-    embedder = Embedder(defaults.embed_model, batch_size=defaults.embed_batch_size)
+    embedder = build_embedder(defaults)
     chunker = make_chunker(defaults, embedder)
     started = time.perf_counter()
     texts = [c.text for f in find_files(corpus)[0] for c in chunker.split(load_article(corpus, f))]

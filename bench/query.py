@@ -44,13 +44,13 @@ def main() -> None:
 
     from bench.plain import SentenceTransformerEmbedding, plain_index_on
     from ingest.service import run_ingest
-    from rag.embedding import Embedder, one_thread
-    from rag.engine import build_engine
+    from rag.compose import build_embedder, build_engine
+    from rag.embedding import one_thread
 
     base = WORK / "query"
     shutil.rmtree(base, ignore_errors=True)
     settings = settings_for(CORPUS, base / "index")
-    embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+    embedder = build_embedder(settings)
     run_ingest(settings, embedder=embedder, progress=False)
     engine = build_engine(settings, embedder=embedder)
     k = settings.top_k

@@ -172,7 +172,7 @@ def measure(size: int, counts: dict[str, int], embedder: Any, known: dict[str, n
             embed_limit: int, n_questions: int, reuse: bool = False) -> dict[str, Any]:
     from ingest.loader import find_files, load_article
     from ingest.service import make_chunker, run_ingest
-    from rag.engine import build_engine
+    from rag.compose import build_engine
 
     real = size <= embed_limit
     cached = json.loads((VECTORS / "sizes.json").read_text()) if (VECTORS / "sizes.json").exists() else []
@@ -258,11 +258,11 @@ def main() -> None:
     opts = args.parse_args()
 
     from ingest.service import make_chunker
-    from rag.embedding import Embedder
+    from rag.compose import build_embedder
     from rag.settings import Settings
 
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-    embedder = Embedder(defaults.embed_model, batch_size=defaults.embed_batch_size)
+    embedder = build_embedder(defaults)
     started = time.perf_counter()
     pages = prepare_pages()
     counts = chunk_counts(pages, make_chunker(defaults, embedder))

@@ -23,9 +23,7 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"RAG_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"RAG_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         raise RagError(f"Invalid settings: {problems}") from None
 
 
@@ -40,7 +38,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if not settings.chroma_host:  # never beside a `rag serve` on one embedded store
             held.enter_context(writer_lock(settings.index_dir, "ingest"))
         report = run_ingest(
-            settings, paths=[Path(p) for p in args.paths], rebuild=args.rebuild, progress=args.progress,
+            settings,
+            paths=[Path(p) for p in args.paths],
+            rebuild=args.rebuild,
+            progress=args.progress,
             on_skip=lambda name, reason: print(f"warning: skipped {name}: {reason}", file=sys.stderr),
         )
     print(report.summary())
@@ -58,7 +59,7 @@ def format_answer(answer: Answer) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.engine import build_engine
+    from rag.compose import build_engine
 
     engine = build_engine(_settings())
     answer = engine.ask(args.question, top_k=args.top_k, files=args.file or None)
@@ -78,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from eval import evaluate, prepare
-    from rag.engine import build_engine
+    from rag.compose import build_corpus, build_engine
 
     inputs = prepare(args.dataset, args.thresholds)  # usage errors before the model loads
     settings = _settings()
@@ -88,21 +89,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         judge = build_judge_llm(settings)  # no endpoint configured: a usage error, also before
     names = args.answerer or [settings.answerer]
+    corpus = build_corpus(settings)
     if len(names) == 1:
         settings = settings.model_copy(update={"answerer": names[0]})
-        outcome = evaluate(build_engine(settings), inputs, args.output, judge=judge)
+        outcome = evaluate(build_engine(settings), inputs, args.output, corpus=corpus, judge=judge)
         print(outcome.text)
         return outcome.exit_code
     # Several answerers: one report each in OUTPUT/NAME, and a side-by-side comparison.
     from eval.compare import write_comparison
+    from eval.runner import EvalRun
 
     base = build_engine(settings.model_copy(update={"answerer": "extractive"}))
-    runs, codes = {}, []
+    runs: dict[str, EvalRun] = {}
+    codes: list[int] = []
     for name in names:
         engine = build_engine(
             settings.model_copy(update={"answerer": name}), embedder=base.embedder, store=base.store
         )
-        outcome = evaluate(engine, inputs, args.output / name, judge=judge)
+        outcome = evaluate(engine, inputs, args.output / name, corpus=corpus, judge=judge)
         print(f"== {name}\n{outcome.text}")
         runs[name], codes = outcome.run, [*codes, outcome.exit_code]
     print(f"comparison: {write_comparison(runs, args.output)['markdown']}")
@@ -128,7 +132,9 @@ def parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="*", help="files or folders inside the corpus (default: all)")
     ingest.add_argument("--rebuild", action="store_true", help="drop the index and rebuild it")
     ingest.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="show a progress bar (default: when stderr is a terminal)",
     )
     ingest.set_defaults(func=cmd_ingest)
@@ -149,13 +155,16 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dataset", type=Path, default=None, help="JSON Lines question set")
     evaluate.add_argument("--output", type=Path, default=Path("eval/out"), help="report directory")
     evaluate.add_argument(
-        "--answerer", type=_answerers, default=None,
+        "--answerer",
+        type=_answerers,
+        default=None,
         help="answerer to evaluate, or several separated by commas to compare them side by side "
         "(extractive, openai, llamacpp; default: RAG_ANSWERER)",
     )
     evaluate.add_argument("--thresholds", type=Path, default=None, help="thresholds JSON file")
     evaluate.add_argument(
-        "--judge", action="store_true",
+        "--judge",
+        action="store_true",
         help="also have the LLM of RAG_LLM_BASE_URL / RAG_LLM_MODEL judge faithfulness and correctness "
         "(reported, not gated)",
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,10 +21,14 @@ from api.ingest import Ingest
 from ingest.lock import writer_lock
 from ingest.service import run_ingest
 from ingest.sync import SyncReport
+from rag.compose import build_corpus, build_embedder, build_engine, build_server_config
 from rag.embedding import Embedder
-from rag.engine import Engine, build_engine
+from rag.engine import Engine
 from rag.errors import ConfigError, IngestLockedError, RagError
+from rag.limits import ServerConfig
+from rag.readiness import Readiness
 from rag.settings import Settings
+from ui.chat import mount_chat
 
 if TYPE_CHECKING:
     import uvicorn
@@ -47,36 +51,28 @@ def ingest_callable(settings: Settings, engine: Engine) -> Ingest:
 
     def ingest(paths: Sequence[Path]) -> SyncReport:
         return run_ingest(
-            settings, paths=paths, embedder=engine.embedder, store=engine.store, progress=False,
+            settings,
+            paths=paths,
+            embedder=engine.embedder,
+            store=engine.store,
+            progress=False,
         )
 
     return ingest
 
 
-def _chat_mounter() -> Callable[..., FastAPI] | None:
-    try:
-        from ui.chat import mount_chat
-    except ImportError as exc:
-        log.warning("The chat UI is not available (%s): serving the API only.", exc)
-        return None
-    return mount_chat
-
-
-def build_app(engine: Engine, settings: Settings) -> FastAPI:
+def build_app(engine: Engine, settings: Settings, *, readiness: Readiness | None = None) -> FastAPI:
     """The API, with the Gradio chat mounted at /ui (behind the API keys, if any) and / leading to it."""
-    app = create_app(engine, settings, ingest=ingest_callable(settings, engine))
-    mount_chat = _chat_mounter()
-    home = "/docs"
-    if mount_chat is not None:
-        keys = [k for k in (*settings.api_keys, settings.admin_key) if k]
-        # A browser sends no Bearer header: any user name with an API key as password logs in.
-        auth = (lambda _user, password: password in keys) if keys else None
-        app = mount_chat(app, engine, path="/ui", auth=auth)
-        home = "/ui/"
+    config, corpus = build_server_config(settings), build_corpus(settings)
+    app = create_app(engine, config, corpus, readiness=readiness, ingest=ingest_callable(settings, engine))
+    keys = config.login_keys
+    # A browser sends no Bearer header: any user name with an API key as password logs in.
+    auth = (lambda _user, password: password in keys) if keys else None
+    app = mount_chat(app, engine, corpus, path="/ui", auth=auth)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
-        return RedirectResponse(home)
+        return RedirectResponse("/ui/")
 
     return app
 
@@ -90,22 +86,35 @@ def prepare_index(settings: Settings, embedder: Embedder) -> None:
         log.warning("Serving the index as it is: %s", exc)
         return
     except RagError as exc:
-        print(f"error: {exc}\nServing anyway: /readyz answers 503 with this reason until the index "
-              "can be opened.", file=sys.stderr)
+        print(
+            f"error: {exc}\nServing anyway: /readyz answers 503 with this reason until the index "
+            "can be opened.",
+            file=sys.stderr,
+        )
         return
     print(f"index: {report.summary()}", file=sys.stderr)
 
 
 def uvicorn_config(
-    app: FastAPI, settings: Settings, host: str, port: int, *, log_level: str = "info",
+    app: FastAPI,
+    config: ServerConfig,
+    host: str,
+    port: int,
+    *,
+    log_level: str = "info",
 ) -> uvicorn.Config:
     """How the server listens: no `server` header (it names the software and its version to anyone
     who asks), and a bound on open connections (a flood gets 503, not the process's last file)."""
     import uvicorn
 
     return uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, server_header=False,
-        limit_concurrency=settings.max_connections, timeout_keep_alive=5,
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        server_header=False,
+        limit_concurrency=config.max_connections,
+        timeout_keep_alive=5,
     )
 
 
@@ -117,10 +126,12 @@ def serve(settings: Settings, host: str, port: int) -> None:
     with ExitStack() as held:
         if not settings.chroma_host:  # an embedded store has one writer process: this one
             held.enter_context(writer_lock(settings.index_dir, "serve", port=port))
-        embedder = Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+        embedder = build_embedder(settings)
         prepare_index(settings, embedder)
         engine = build_engine(settings, embedder=embedder, lazy=True)
-        engine.start_warm_up()  # /readyz says "warming up" until BM25 is built
-        app = build_app(engine, settings)
+        readiness = Readiness(engine)
+        readiness.start_warm_up()  # /readyz says "warming up" until BM25 is built
+        app = build_app(engine, settings, readiness=readiness)
         print(f"Serving on http://{host}:{port} (chat: /ui, API docs: /docs)", file=sys.stderr)
-        uvicorn.Server(uvicorn_config(app, settings, host, port)).run()
+        config = uvicorn_config(app, build_server_config(settings), host, port)
+        uvicorn.Server(config).run()

@@ -1,5 +1,6 @@
 """Evaluation harness: runs the real engine on a question set and reports retrieval, citation,
-correctness, refusal, grounding and latency metrics against thresholds kept in the repository."""
+correctness, refusal, grounding and latency metrics per part (dev tuned on, test held out), the test
+part against thresholds kept in the repository."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from llama_index.core.llms import LLM
 
 from eval.dataset import DEFAULT_DATASET, DEFAULT_PAIRS, GroundingPair, Question, load_pairs, load_questions
 from eval.gate import DEFAULT_THRESHOLDS, Thresholds, breaches, load_thresholds
+from eval.parts import gated_part, mark_parts, parts
 from eval.report import terminal_summary, write_report
 from eval.runner import EvalRun, run_eval
+from rag.corpus import Corpus
 from rag.engine import Engine
 
 DEFAULT_OUTPUT = Path("eval/out")
@@ -51,16 +54,20 @@ def prepare(
 
 
 def evaluate(
-    engine: Engine, inputs: EvalInputs, output: Path = DEFAULT_OUTPUT, *, judge: LLM | None = None,
+    engine: Engine, inputs: EvalInputs, output: Path = DEFAULT_OUTPUT, *, corpus: Corpus,
+    judge: LLM | None = None,
 ) -> Outcome:
-    """Run the eval, write the report into `output` and compare the metrics with the thresholds.
-    With a `judge` LLM the report also holds its verdicts, which the thresholds never read."""
-    run = run_eval(engine, inputs.questions, inputs.pairs)
+    """Run the eval (answers checked against the articles of `corpus`), write the report into
+    `output` and compare the metrics with the thresholds. With a `judge` LLM the report also holds
+    its verdicts, which the thresholds never read. When the questions have parts, every figure is
+    given per part and the thresholds read the test part only."""
+    run = run_eval(engine, inputs.questions, inputs.pairs, corpus=corpus)
     if judge is not None:
         from eval.judge import judge_run
 
         run.judge = judge_run(run, inputs.questions, judge)
-    failed = breaches(run.summary, inputs.thresholds)
+    mark_parts(run, inputs.questions)
+    failed = breaches(gated_part(parts(run)).run.summary, inputs.thresholds)
     paths = write_report(run, output, inputs.thresholds, failed, inputs.dataset.name)
     text = terminal_summary(run, failed, paths)
     return Outcome(run=run, exit_code=1 if failed else 0, text=text, paths=paths)

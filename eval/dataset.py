@@ -1,5 +1,5 @@
-"""Eval inputs: question sets and labelled grounding pairs, read from JSON Lines and checked line by
-line so that a malformed line is reported with its number."""
+"""Eval inputs: question sets (with their dev and test parts) and labelled grounding pairs, read from
+JSON Lines and checked line by line so that a malformed line is reported with its number."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rag.errors import RagError
 DATASETS = Path(__file__).resolve().parent / "datasets"
 DEFAULT_DATASET = DATASETS / "fr_news.jsonl"
 DEFAULT_PAIRS = DATASETS / "grounding_pairs.jsonl"
+SPLITS = ("dev", "test")  # dev: read by tuning; test: held out, only reported and gated
 
 T = TypeVar("T")
 
@@ -34,6 +35,8 @@ class Question:
     sources: tuple[str, ...]
     must_include: tuple[tuple[str, ...], ...]
     reference: str = ""
+    category: str = ""
+    split: str = ""  # "dev", "test", or "" in a set without parts
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,10 @@ def _question(row: dict[str, Any]) -> Question:
         raise ValueError("an answerable question needs at least one file in 'sources'")
     if not answerable and (sources or groups):
         raise ValueError("an unanswerable question has empty 'sources' and 'must_include'")
-    reference = row.get("reference", "")
+    reference, category = row.get("reference", ""), row.get("category", "")
+    split = row.get("split", "")
+    if split not in ("", *SPLITS):
+        raise ValueError(f"field 'split' must be one of {', '.join(SPLITS)}, not {split!r}")
     return Question(
         id=_field(row, "id", str, _filled),
         question=_field(row, "question", str, _filled),
@@ -85,6 +91,8 @@ def _question(row: dict[str, Any]) -> Question:
         sources=tuple(sources),
         must_include=tuple(tuple(group) for group in groups),
         reference=reference if isinstance(reference, str) else "",
+        category=category if isinstance(category, str) else "",
+        split=split,
     )
 
 
@@ -134,9 +142,24 @@ def read_jsonl(path: Path, parse: Callable[[dict[str, Any]], T]) -> list[T]:
     return items
 
 
-def load_questions(path: Path = DEFAULT_DATASET) -> list[Question]:
-    """Questions: {"id", "question", "answerable", "sources", "must_include", "reference"}."""
-    return read_jsonl(path, _question)
+def load_questions(path: Path = DEFAULT_DATASET, split: str | None = None) -> list[Question]:
+    """Questions: {"id", "question", "answerable", "sources", "must_include", "reference", "category",
+    "split"}. Either every question names its part (`split`) or none does. With `split`, only the
+    questions of that part: tuning reads `split="dev"` and nothing else."""
+    questions = read_jsonl(path, _question)
+    parts = {q.split for q in questions}
+    if "" in parts and len(parts) > 1:
+        raise DatasetError(
+            f"{path}: either every question has a 'split' ({' or '.join(SPLITS)}) or none has."
+        )
+    if split is None:
+        return questions
+    if split not in SPLITS:
+        raise DatasetError(f"Unknown part {split!r} (known: {', '.join(SPLITS)}).")
+    chosen = [q for q in questions if q.split == split]
+    if not chosen:
+        raise DatasetError(f"{path} has no question in the {split!r} part.")
+    return chosen
 
 
 def load_pairs(path: Path = DEFAULT_PAIRS) -> list[GroundingPair]:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from eval.dataset import Question
 from eval.metrics import QuestionResult
 from eval.runner import EvalRun
-from rag.citations import strip_markers
+from rag.markers import strip_markers
 from rag.text import fold
 from rag.types import Answer
 

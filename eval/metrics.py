@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from eval.dataset import Question
-from rag.citations import markers
 from rag.grounding import GroundingChecker
+from rag.markers import marked_pieces, markers, strip_markers
 from rag.text import fold
 from rag.types import Answer, Citation, Sentence
 
@@ -66,8 +66,9 @@ def normalise(text: str) -> str:
 
 
 def missing_groups(text: str, must_include: Sequence[Sequence[str]]) -> list[list[str]]:
-    """The groups of which the text contains no alternative."""
-    haystack = normalise(text)
+    """The groups of which the text contains no alternative; its `[n]` markers are not text (« … [3] »
+    does not contain a 3)."""
+    haystack = normalise(strip_markers(text))
     return [list(group) for group in must_include if not any(normalise(a) in haystack for a in group)]
 
 
@@ -83,8 +84,11 @@ def citation_problems(answer: Answer, source: Source) -> list[str]:
     """Markers that resolve to no citation, and citations whose quote is not their file's text at
     their span."""
     numbers = {c.n for c in answer.citations}
-    problems = [f"marker [{n}] points to no citation" for n in dict.fromkeys(markers(answer.answer))
-                if n not in numbers]
+    problems = [
+        f"marker [{n}] points to no citation"
+        for n in dict.fromkeys(markers(answer.answer))
+        if n not in numbers
+    ]
     for citation in answer.citations:
         text = source(citation.file)
         if text is None:
@@ -105,7 +109,7 @@ def answer_sentences(answer: Answer) -> list[Sentence]:
         return []
     if answer.sentences:
         return list(answer.sentences)
-    pieces = [p for p in re.split(r"(?:(?<=\])|(?<=\][.!?]))\s+", answer.answer.strip()) if p.strip()]
+    pieces = marked_pieces(answer.answer)
     return [Sentence(text=p, citations=tuple(dict.fromkeys(markers(p)))) for p in pieces]
 
 
@@ -133,19 +137,33 @@ def check_sentences(answer: Answer, checker: GroundingChecker, source: Source) -
     checks = []
     for sentence, passages, titles in sentence_evidence(answer, source):
         verdict = checker.check(sentence.text, passages, context=titles)
-        checks.append(SentenceCheck(sentence.text, tuple(sentence.citations), verdict.supported,
-                                    verdict.score, verdict.reasons))
+        checks.append(
+            SentenceCheck(
+                sentence.text, tuple(sentence.citations), verdict.supported, verdict.score, verdict.reasons
+            )
+        )
     return checks
 
 
 def score_question(
-    question: Question, answer: Answer, latency_ms: float, *, checker: GroundingChecker, source: Source,
+    question: Question,
+    answer: Answer,
+    latency_ms: float,
+    *,
+    checker: GroundingChecker,
+    source: Source,
 ) -> QuestionResult:
     files = [p.file for p in answer.passages]
     cited = list(dict.fromkeys(c.file for c in answer.citations))
     result = QuestionResult(
-        id=question.id, question=question.question, answerable=question.answerable, answer=answer.answer,
-        refused=answer.refused, latency_ms=latency_ms, retrieved_files=files, cited_files=cited,
+        id=question.id,
+        question=question.question,
+        answerable=question.answerable,
+        answer=answer.answer,
+        refused=answer.refused,
+        latency_ms=latency_ms,
+        retrieved_files=files,
+        cited_files=cited,
     )
     problems = citation_problems(answer, source)
     result.citations_valid = None if answer.refused and not answer.citations else not problems

@@ -14,9 +14,10 @@ from tqdm import tqdm
 
 from eval.dataset import DatasetError, GroundingPair, Question
 from eval.metrics import QuestionResult, Source, score_question, sentence_evidence, summarize
+from rag.corpus import Corpus
 from rag.engine import Engine
 from rag.errors import CorpusError, InvalidQuestionError
-from rag.grounding import GroundingChecker, corpus_names
+from rag.grounding import GroundingChecker, build_grounding_checker
 from rag.types import Answer
 
 WARM_UP = "Qui a rejoint Anthropic ?"  # asked once, untimed: a server answers with a warm model
@@ -44,14 +45,14 @@ class EvalRun:
     judge: dict[str, Any] | None = None
 
 
-def corpus_source(engine: Engine) -> Source:
-    """File texts through the engine (the same resolution as the API's /sources), cached."""
+def corpus_source(corpus: Corpus) -> Source:
+    """File texts of the corpus (the same resolution as the API's /sources), cached."""
     cache: dict[str, str | None] = {}
 
     def source(name: str) -> str | None:
         if name not in cache:
             try:
-                cache[name] = engine.source(name)[0]
+                cache[name] = corpus.source(name)[0]
             except CorpusError:
                 cache[name] = None
         return cache[name]
@@ -60,9 +61,8 @@ def corpus_source(engine: Engine) -> Source:
 
 
 def build_checker(engine: Engine) -> GroundingChecker:
-    """The checker on the engine's embedder, knowing the names the indexed articles use."""
-    names = corpus_names(engine.retriever.bm25().texts)
-    return GroundingChecker(engine.embedder.embed_cached, names=names)
+    """The checker production verification uses, on the engine's embedder and indexed corpus."""
+    return build_grounding_checker(engine.embedder.embed_cached, engine.retriever.bm25())
 
 
 def ask_all(engine: Engine, questions: Sequence[Question]) -> list[tuple[Answer, float]]:
@@ -101,13 +101,15 @@ def check_checker(checker: GroundingChecker, pairs: Sequence[GroundingPair]) -> 
     )
 
 
-def run_eval(engine: Engine, questions: Sequence[Question], pairs: Sequence[GroundingPair]) -> EvalRun:
+def run_eval(
+    engine: Engine, questions: Sequence[Question], pairs: Sequence[GroundingPair], *, corpus: Corpus,
+) -> EvalRun:
     """Ask all questions first, then score: the checker's embeddings then never share the
     embedder's cache with the timed calls."""
     started = time.time()
     answered = ask_all(engine, questions)
     checker = build_checker(engine)
-    source = corpus_source(engine)
+    source = corpus_source(corpus)
     checker.prime(
         (sentence.text, passages) for answer, _ in answered
         for sentence, passages, _ in sentence_evidence(answer, source)
@@ -121,7 +123,7 @@ def run_eval(engine: Engine, questions: Sequence[Question], pairs: Sequence[Grou
     info = {
         "answerer": engine.answerer.name,
         "embed_model": engine.embedder.name,
-        "top_k": engine.settings.top_k,
+        "top_k": engine.limits.top_k,
         "questions": len(results),
         "answerable": sum(r.answerable for r in results),
         "unanswerable": sum(not r.answerable for r in results),

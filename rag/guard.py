@@ -10,9 +10,9 @@ import unicodedata
 from dataclasses import replace
 from functools import lru_cache
 
-from rag.answering.base import Draft, DraftSentence
+from rag.answering.base import Draft
 from rag.text import fold, sentence_spans
-from rag.types import Passage
+from rag.types import Passage, Sentence
 
 # Phrases addressed to a model rather than to a reader, in French and English (matched on text
 # folded to lowercase without accents, zero-width characters removed).
@@ -124,7 +124,7 @@ def neutralize(text: str) -> str:
 def bound_draft(draft: Draft, max_chars: int) -> Draft:
     """The draft without active markup, and cut to its sentences that fit in `max_chars` (at least
     the first, itself cut at a word): a runaway answer never reaches a client whole."""
-    kept: list[DraftSentence] = []
+    kept: list[Sentence] = []
     used = 0
     for sentence in draft.sentences:
         text = neutralize(sentence.text)

@@ -11,7 +11,7 @@ import numpy as np
 from rag.bm25 import Bm25Index, ChunkAnalyses
 from rag.text import content_part
 from rag.types import Passage
-from vectorstore import ChunkStore
+from vectorstore import Store
 
 
 def _passage(
@@ -37,7 +37,7 @@ class HybridRetriever:
     works the same with an embedded store or a Chroma server. The store caches its version for a
     second (see `ChunkStore.version`), so a query costs no extra round trip to Chroma."""
 
-    def __init__(self, store: ChunkStore, *, candidates: int = 20, rrf_k: int = 60) -> None:
+    def __init__(self, store: Store, *, candidates: int = 20, rrf_k: int = 60) -> None:
         self.store = store
         self.candidates = candidates
         self.rrf_k = rrf_k

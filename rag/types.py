@@ -1,14 +1,25 @@
-"""Data passed between retrieval, answering and the front ends."""
+"""The answer model: passages, citations, sentences and answers, as every front end and the HTTP API
+serialize them (pydantic dataclasses: their JSON schema is the one `/openapi.json` publishes)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import field
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, TypeAdapter, field_serializer
+from pydantic.dataclasses import dataclass
 
 REFUSAL = "Je ne trouve pas la réponse dans les articles."
 
+Support = Literal["supported", "unsupported"]
+"""A sentence's verdict: generative answerers mark the sentences their passages do not support."""
 
-@dataclass(frozen=True)
+# A field with a default is still always in the JSON, so the published schema requires it; the
+# fields left out when empty (`exclude_if`) stay optional.
+MODEL = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+@dataclass(frozen=True, config=MODEL)
 class Passage:
     """A retrieved chunk with its place in the source file and its retrieval scores."""
 
@@ -18,70 +29,84 @@ class Passage:
     text: str
     char_start: int
     char_end: int
-    score: float  # fused (reciprocal rank fusion) score
-    dense: float | None = None  # cosine similarity to the question, when the dense retriever found it
-    lexical: float | None = None  # BM25 score, when BM25 found it
+    score: Annotated[float, Field(description="Fused (reciprocal rank fusion) score.")]
+    dense: Annotated[
+        float | None, Field(description="Cosine similarity to the question, if dense search found it.")
+    ] = None
+    lexical: Annotated[float | None, Field(description="BM25 score, if BM25 found it.")] = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(_PASSAGE.dump_python(self, mode="json"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=MODEL)
 class Citation:
-    """One numbered source of an answer: an exact quote of a corpus file and where it lies."""
+    """An exact quote of a corpus file, where it lies and how well it supports its sentence. An
+    answerer quotes with `n` = 0; the engine numbers citations from 1 in order of first use."""
 
-    n: int
+    n: Annotated[int, Field(description="The number the answer's [n] markers refer to.")]
     file: str
     title: str
-    quote: str
+    quote: Annotated[str, Field(description="Exact text of the source file between char_start and char_end.")]
     char_start: int
     char_end: int
     score: float
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(_CITATION.dump_python(self, mode="json"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=MODEL)
 class Sentence:
-    """A sentence of an answer and the citation numbers it carries."""
+    """A sentence of an answer with the numbers of its citations. An answerer drafts it with its
+    `quotes` instead; the engine numbers them into `citations` (quotes are not serialized)."""
 
     text: str
-    citations: tuple[int, ...]
-    verdict: str = "supported"  # supported | unsupported (generative answerers)
+    citations: tuple[int, ...] = ()
+    verdict: Support = "supported"
+    quotes: Annotated[tuple[Citation, ...], Field(exclude=True)] = ()
 
 
-@dataclass
+@dataclass(config=MODEL)
 class Answer:
-    """The result of a question: what every front end formats."""
+    """The result of a question: what every front end formats, and the body of `/v1/ask`."""
 
     question: str
-    answer: str
+    answer: Annotated[str, Field(description="The answer, with [n] markers that refer to `citations`.")]
     refused: bool
     citations: list[Citation]
-    passages: list[Passage]
+    passages: Annotated[list[Passage], Field(exclude=True)]  # serialized on request: `to_dict`
     sentences: list[Sentence] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     answerer: str = "extractive"
-    standalone_question: str | None = None
+    path: Annotated[
+        str,
+        Field(
+            description="What produced the answer: `extractive` (quoted evidence), `llm` (the LLM's "
+            "verified answer), `extractive_over_llm_refusal` (the LLM declined, the evidence was "
+            "strong), `extractive_over_unsupported_llm` (the LLM's key claim failed verification), "
+            "`llm_refused` or `llm_unsupported` (a refusal)."
+        ),
+    ] = "extractive"
+    standalone_question: Annotated[
+        str | None,
+        Field(exclude_if=lambda q: q is None, description="The question searched for a follow-up."),
+    ] = None
     degraded: bool = False
-    degraded_reason: str | None = None
+    degraded_reason: Annotated[str | None, Field(exclude_if=lambda r: not r)] = None
+
+    @field_serializer("timings_ms")
+    def _rounded(self, timings: dict[str, float]) -> dict[str, float]:
+        return {step: round(ms, 2) for step, ms in timings.items()}
 
     def to_dict(self, *, with_passages: bool = False) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "question": self.question,
-            "answer": self.answer,
-            "refused": self.refused,
-            "citations": [c.to_dict() for c in self.citations],
-            "sentences": [asdict(s) for s in self.sentences],
-            "answerer": self.answerer,
-            "degraded": self.degraded,
-            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
-        }
-        if self.degraded_reason:
-            data["degraded_reason"] = self.degraded_reason
-        if self.standalone_question is not None:
-            data["standalone_question"] = self.standalone_question
+        """The JSON object of `rag ask --json` and `/v1/ask`; with the passages if asked."""
+        data = dict(_ANSWER.dump_python(self, mode="json"))
         if with_passages:
             data["passages"] = [p.to_dict() for p in self.passages]
         return data
+
+
+_PASSAGE = TypeAdapter(Passage)
+_CITATION = TypeAdapter(Citation)
+_ANSWER = TypeAdapter(Answer)

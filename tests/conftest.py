@@ -8,15 +8,21 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from fastapi import FastAPI  # noqa: E402
+
+from api import create_app  # noqa: E402
 from ingest.service import run_ingest  # noqa: E402
+from rag.compose import build_corpus, build_engine, build_server_config  # noqa: E402
+from rag.corpus import Corpus  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
-from rag.engine import Engine, build_engine  # noqa: E402
+from rag.engine import Engine  # noqa: E402
 from rag.settings import DEFAULT_EMBED_MODEL, Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +53,11 @@ def rag_env(settings: Settings, **extra: object) -> dict[str, str]:
     return env
 
 
+def api_app(engine: Engine, settings: Settings, **options: Any) -> FastAPI:
+    """The HTTP API for `engine` as `rag serve` configures it from `settings` (without the chat)."""
+    return create_app(engine, build_server_config(settings), build_corpus(settings), **options)
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A private copy of the real corpus that a test may edit."""
@@ -61,11 +72,23 @@ def settings(corpus: Path, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Engine]:
-    """An engine on the real corpus, ingested once for the read-only tests."""
+def engine_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
+    """The settings of `engine`: a copy of the real corpus, ingested once for the read-only tests."""
     base = tmp_path_factory.mktemp("engine")
     corpus = base / "corpus"
     shutil.copytree(CORPUS, corpus)
     settings = make_settings(corpus, base / "index")
     run_ingest(settings, embedder=embedder, progress=False)
-    yield build_engine(settings, embedder=embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def engine(engine_settings: Settings, embedder: Embedder) -> Iterator[Engine]:
+    """An engine on the real corpus, ingested once for the read-only tests."""
+    yield build_engine(engine_settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def engine_corpus(engine_settings: Settings) -> Corpus:
+    """The articles `engine` answers from, as the front ends read them."""
+    return build_corpus(engine_settings)

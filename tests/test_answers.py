@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import markers
 from rag.corpus import read_text
 from rag.engine import Engine
 from rag.errors import InvalidQuestionError
+from rag.events import CitationEvent, DeltaEvent, DoneEvent
+from rag.markers import markers
 from rag.text import fold
 from rag.types import REFUSAL, Answer
+from tests.conftest import CORPUS
 
 
-def assert_citations_valid(engine: Engine, answer: Answer) -> None:
+def assert_citations_valid(answer: Answer) -> None:
     numbers = [c.n for c in answer.citations]
     assert numbers == list(range(1, len(numbers) + 1))
     assert set(markers(answer.answer)) == set(numbers)
     for citation in answer.citations:
-        source = read_text(engine.settings.corpus_dir / citation.file)
+        source = read_text(CORPUS / citation.file)
         assert source[citation.char_start : citation.char_end] == citation.quote
 
 
 def test_ask__leike_left_over_safety_and_shiny_products(engine: Engine) -> None:
     answer = engine.ask("Pourquoi Leike est-il parti ?")
     assert not answer.refused
-    assert_citations_valid(engine, answer)
+    assert_citations_valid(answer)
     text = fold(answer.answer)
     assert "securite" in text and "produits" in text
     assert {c.file for c in answer.citations} & {"003_45baa9305485c6a1.txt", "004_d6bdbc85729e3bbc.txt"}
@@ -32,14 +34,14 @@ def test_ask__leike_left_over_safety_and_shiny_products(engine: Engine) -> None:
 
 def test_ask__schulman_stayed_five_months_at_anthropic(engine: Engine) -> None:
     answer = engine.ask("Combien de temps Schulman est-il resté chez Anthropic ?")
-    assert_citations_valid(engine, answer)
+    assert_citations_valid(answer)
     assert "002_32947e2b12942824.txt" in {c.file for c in answer.citations}
     assert "cinq mois" in fold(answer.answer) or "5 mois" in answer.answer
 
 
 def test_ask__amazon_invested_four_billion(engine: Engine) -> None:
     answer = engine.ask("Combien Amazon a-t-il investi dans Anthropic ?")
-    assert_citations_valid(engine, answer)
+    assert_citations_valid(answer)
     assert "4 milliards" in answer.answer
     assert "004_d6bdbc85729e3bbc.txt" in {c.file for c in answer.citations}
 
@@ -70,11 +72,12 @@ def test_ask__unusable_questions_are_clear_errors(engine: Engine, question: str)
 
 def test_ask_stream__events_end_with_the_same_answer(engine: Engine) -> None:
     events = list(engine.ask_stream("Combien Amazon a-t-il investi dans Anthropic ?"))
-    kinds = [e.type for e in events]
+    kinds = [e.kind for e in events]
     assert kinds[0] == "retrieval" and kinds[-1] == "done" and "delta" in kinds
-    final = events[-1].data["answer"]
-    assert "".join(e.data["text"] for e in events if e.type == "delta") == final.answer
-    assert [e.data for e in events if e.type == "citation"] == [c.to_dict() for c in final.citations]
+    assert isinstance(events[-1], DoneEvent)
+    final = events[-1].answer
+    assert "".join(e.text for e in events if isinstance(e, DeltaEvent)) == final.answer
+    assert [e.citation for e in events if isinstance(e, CitationEvent)] == final.citations
 
 
 def test_chat__follow_up_is_searched_as_a_standalone_question(engine: Engine) -> None:

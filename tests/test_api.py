@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from api import create_app
+from rag.compose import build_engine
 from rag.embedding import Embedder
-from rag.engine import Engine, build_engine
-from tests.conftest import make_settings
+from rag.engine import Engine
+from rag.settings import Settings
+from tests.conftest import api_app, make_settings
 from tests.live_server import live_server, sse_events
 
 pytestmark = pytest.mark.server
@@ -28,10 +29,10 @@ LEIKE = "Pourquoi Leike est-il parti ?"
 
 
 @pytest.fixture(scope="module")
-def client(engine: Engine) -> Iterator[httpx.Client]:
+def client(engine: Engine, engine_settings: Settings) -> Iterator[httpx.Client]:
     """The real corpus engine behind keys; ingest is not wired (and so disabled)."""
-    settings = engine.settings.model_copy(update={"api_keys": [KEY], "admin_key": ADMIN})
-    with live_server(create_app(engine, settings)) as url, httpx.Client(base_url=url, timeout=60) as c:
+    settings = engine_settings.model_copy(update={"api_keys": [KEY], "admin_key": ADMIN})
+    with live_server(api_app(engine, settings)) as url, httpx.Client(base_url=url, timeout=60) as c:
         yield c
 
 
@@ -42,7 +43,7 @@ def empty(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Itera
     (base / "corpus").mkdir()
     settings = make_settings(base / "corpus", base / "index", cors_origins=["http://app.example"])
     engine = build_engine(settings, embedder=embedder, create=True)
-    with live_server(create_app(engine, settings)) as url, httpx.Client(base_url=url, timeout=60) as c:
+    with live_server(api_app(engine, settings)) as url, httpx.Client(base_url=url, timeout=60) as c:
         yield c
 
 
@@ -269,11 +270,11 @@ def test_streams__a_failure_midway_becomes_an_error_event() -> None:
 
     from api.openai_compat import chunks
     from api.streaming import chat_events
-    from rag.engine import Event
     from rag.errors import StoreUnavailableError
+    from rag.events import RetrievalEvent
 
     async def failing() -> Any:
-        yield Event("retrieval", {"passages": [], "standalone_question": "q"})
+        yield RetrievalEvent((), standalone_question="q")
         raise StoreUnavailableError("Cannot reach the Chroma server at /srv/chroma/data.")
 
     async def collect(stream: Any) -> list[Any]:

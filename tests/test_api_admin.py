@@ -12,14 +12,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from api import create_app
 from cli.serve import build_app, check_exposure, ingest_callable
 from ingest.service import run_ingest
+from rag.compose import build_engine
 from rag.embedding import Embedder
-from rag.engine import build_engine
 from rag.errors import ConfigError
 from rag.settings import Settings
-from tests.conftest import CORPUS, make_settings
+from tests.conftest import CORPUS, api_app, make_settings
 from tests.live_server import live_server
 from tests.test_api import LEIKE, assert_error
 
@@ -48,7 +47,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterat
     )
     run_ingest(settings, embedder=embedder, progress=False)
     engine = build_engine(settings, embedder=embedder)
-    app = create_app(engine, settings, ingest=ingest_callable(settings, engine))
+    app = api_app(engine, settings, ingest=ingest_callable(settings, engine))
     with live_server(app) as url, httpx.Client(base_url=url, timeout=120) as client:
         yield client, base / "corpus"
 
@@ -196,7 +195,7 @@ def test_errors__engine_failure_is_a_generic_json_error(tmp_path: Path, embedder
     settings = make_settings(tmp_path / "corpus", tmp_path / "index")
     engine = build_engine(settings, embedder=embedder, create=True)
     drop_collection(index_dir=settings.index_dir, collection=settings.collection)
-    with live_server(create_app(engine, settings)) as url:
+    with live_server(api_app(engine, settings)) as url:
         response = httpx.post(f"{url}/v1/ask", json={"question": LEIKE}, timeout=60)
         assert response.status_code in (500, 503)
         assert_error(response, response.status_code)
@@ -237,10 +236,6 @@ def test_serve__app_leads_to_the_chat_and_keeps_the_docs(tmp_path: Path, embedde
         assert client.get("/v1/ask").status_code == 405  # the API is there
         home = client.get("/", follow_redirects=False)
         assert home.status_code in (302, 307)
-        try:
-            import ui.chat  # noqa: F401
-        except ImportError:
-            pytest.skip("ui/chat.py is not there yet: only the API is served, / leads to /docs")
         assert home.headers["location"] == "/ui/"
         page = client.get("/ui/")
         assert page.status_code == 200 and "gradio" in page.text.lower()

@@ -10,22 +10,25 @@ import httpx
 import openai
 import pytest
 
-from api import create_app
 from rag.engine import Engine
+from rag.settings import Settings
+from tests.conftest import api_app
 from tests.live_server import live_server, sse_events
 from tests.llm_server import llama_server, require_llm_tier
-from tests.test_generative import generative
+from tests.test_generative import generative, generative_settings
 
 pytestmark = [pytest.mark.llm, pytest.mark.server, pytest.mark.slow]
 QUESTION = "Combien Amazon a-t-il investi dans Anthropic ?"
 
 
 @pytest.fixture(scope="module")
-def stack(engine: Engine) -> Iterator[tuple[httpx.Client, str, object]]:
+def stack(engine: Engine, engine_settings: Settings) -> Iterator[tuple[httpx.Client, str, object]]:
     """(HTTP client, base URL, LLM server) for a generative engine served on 127.0.0.1."""
     with llama_server(require_llm_tier()) as llm:
-        gen = generative(engine, llm.base_url, llm_timeout_s=60.0, llm_breaker_failures=2)
-        with live_server(create_app(gen, gen.settings)) as url, httpx.Client(base_url=url, timeout=120) as c:
+        options = {"llm_timeout_s": 60.0, "llm_breaker_failures": 2}
+        gen = generative(engine, engine_settings, llm.base_url, **options)
+        settings = generative_settings(engine_settings, llm.base_url, **options)
+        with live_server(api_app(gen, settings)) as url, httpx.Client(base_url=url, timeout=120) as c:
             yield c, url, llm
 
 

@@ -21,7 +21,8 @@ QUESTIONS = [
 
 
 def test_rebuild__analyses_only_new_chunks_and_equals_a_fresh_build(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rows = list(engine.store.iter_all())
     analyses = ChunkAnalyses()

@@ -16,11 +16,12 @@ import httpx
 import pytest
 
 from ingest.service import run_ingest
+from rag.compose import build_engine
 from rag.embedding import Embedder
-from rag.engine import Engine, build_engine
+from rag.engine import Engine
 from tests.conftest import CORPUS, make_settings, rag_env
 from tests.live_server import free_port, stop_process, wait_ready
-from vectorstore.lazy import LazyStore
+from vectorstore import ChunkStore, LazyStore
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -120,11 +121,11 @@ def test_server__sync_follows_edits_and_deletions_like_embedded_mode(
     assert reports[1][1] == [EDITED] and reports[1][2] == [DELETED] and reports[1][4] > 0
 
     question = "Combien la fondation Zorglub a-t-elle versé ?"
-    for engine in (embedded, server):
+    for engine, each in zip((embedded, server), settings, strict=True):
         answer = engine.ask(question)
         assert "zlotys" in answer.answer and answer.citations[0].file == EDITED
         quote = answer.citations[0]
-        text = (engine.settings.corpus_dir / EDITED).read_text(encoding="utf-8")
+        text = (each.corpus_dir / EDITED).read_text(encoding="utf-8")
         assert text[quote.char_start : quote.char_end] == quote.quote
         assert all(p.file != DELETED for p in engine.ask(QUESTIONS[1]).passages)
     assert answers(server) == answers(embedded)
@@ -141,6 +142,7 @@ def test_retrieve__a_chunk_written_by_another_writer_is_in_bm25_at_once(
     run_ingest(settings, embedder=embedder, progress=False)
     engine = build_engine(settings, embedder=embedder)
     store = engine.store.opened() if isinstance(engine.store, LazyStore) else engine.store
+    assert isinstance(store, ChunkStore)
     store.refresh_s = 3600.0
     question = "Combien la fondation Zorglub a-t-elle versé à Varsovie ?"
     assert not any(p.file == "zorglub.txt" for p in engine.retrieve(question)[0])

@@ -17,8 +17,12 @@ pytestmark = pytest.mark.slow
 
 def rag(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args], cwd=ROOT, env={**os.environ, **env},
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

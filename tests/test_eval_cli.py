@@ -1,5 +1,6 @@
 """`rag eval` as a user runs it: a real subprocess on a real temporary index, a small question set,
-the report files, and the exit codes (1 below a threshold, 2 usage error; 0 is tested in process)."""
+the report files, the exit codes (1 below a threshold, 2 usage error), and a set with dev and test
+parts, reported side by side and gated on the test part only."""
 
 from __future__ import annotations
 
@@ -107,3 +108,28 @@ def test_eval__a_malformed_line_exits_2_and_names_it(workdir: Path, env: dict[st
 def test_eval__a_missing_dataset_exits_2(workdir: Path, env: dict[str, str]) -> None:
     result = rag("eval", "--dataset", str(workdir / "absent.jsonl"), env=env)
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_eval__a_set_with_parts_is_reported_per_part_and_gated_on_test_only(
+    workdir: Path, env: dict[str, str],
+) -> None:
+    # dev holds the only unanswerable question: a bound on refusals no run can meet (1.1) is not gated.
+    parts = ["test", "dev", "dev"]
+    dataset = write_jsonl(
+        workdir / "parts.jsonl", [{**q, "split": p} for q, p in zip(QUESTIONS, parts, strict=True)]
+    )
+    limits = workdir / "impossible-refusals.json"
+    limits.write_text(json.dumps({"minimum": {"refusal_rate_unanswerable": 1.1}}), encoding="utf-8")
+    out = workdir / "parts"
+    result = rag(
+        "eval", "--dataset", str(dataset), "--output", str(out), "--thresholds", str(limits), env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dev (tuned on)" in result.stdout and "gate on test (held out): passed" in result.stdout
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["gated_on"] == "test" and report["summary"] == report["parts"]["test"]["summary"]
+    assert report["parts"]["test"]["summary"]["refusal_rate_unanswerable"] is None
+    assert report["parts"]["dev"]["summary"]["refusal_rate_unanswerable"] is not None
+    assert [q["split"] for q in report["questions"]] == parts
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "| metric | dev (tuned on) | test (held out) | threshold (test) |" in markdown

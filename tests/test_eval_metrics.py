@@ -22,10 +22,12 @@ from eval.metrics import (
     score_question,
     summarize,
 )
-from rag.corpus import read_text, title_of
-from rag.embedding import Embedder
+from eval.runner import build_checker
+from rag.answering.prompts import REFUSALS
+from rag.answering.verify import verify
+from rag.corpus import Corpus, read_text, title_of
 from rag.engine import Engine
-from rag.grounding import GroundingChecker, corpus_names
+from rag.grounding import GroundingChecker
 from rag.types import REFUSAL, Answer, Citation, Passage, Sentence
 from tests.conftest import CORPUS
 
@@ -47,8 +49,9 @@ Score = Callable[..., QuestionResult]
 
 
 @pytest.fixture(scope="module")
-def checker(embedder: Embedder) -> GroundingChecker:
-    return GroundingChecker(embedder.embed_cached, names=corpus_names(TEXTS.values()))
+def checker(engine: Engine) -> GroundingChecker:
+    """The eval's own checker on the indexed corpus."""
+    return build_checker(engine)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +78,11 @@ def passages(*files: str) -> list[Passage]:
 def answer(sentences: list[tuple[str, tuple[int, ...]]], citations: list[Citation], *files: str) -> Answer:
     text = " ".join(s + "".join(f" [{n}]" for n in marks) for s, marks in sentences)
     return Answer(
-        question="", answer=text, refused=False, citations=citations, passages=passages(*files),
+        question="",
+        answer=text,
+        refused=False,
+        citations=citations,
+        passages=passages(*files),
         sentences=[Sentence(s, marks) for s, marks in sentences],
     )
 
@@ -93,6 +100,32 @@ def test_missing_groups__ignores_case_accents_and_typographic_apostrophes() -> N
     text = "La SECURITE d’OpenAI passe après   les produits."
     assert missing_groups(text, [["sécurité"], ["d'openai"], ["produits", "products"]]) == []
     assert missing_groups(text, [["Pachocki"], ["sécurité"]]) == [["Pachocki"]]
+
+
+def test_missing_groups__a_citation_marker_is_not_the_number_asked_for() -> None:
+    assert missing_groups("Il reste des cofondateurs [3].", [["3"]]) == [["3"]]
+    assert missing_groups("Il en reste 3 [1].", [["3"]]) == []
+
+
+def test_score_question__an_answer_whose_only_number_is_a_marker_is_wrong(score: Score) -> None:
+    claim = "Amazon a récemment investi des milliards de dollars dans Anthropic."
+    asked = replace(INVESTED, must_include=(("4",),))
+    result = score(asked, answer([(claim, (4,))], [cite(4, A004, AMAZON)], A004))
+    assert result.answer.endswith("[4]") and result.correct is False
+
+
+def test_eval_checker__judges_generated_sentences_as_verification_does(engine: Engine) -> None:
+    """The eval measures the checker production verifies with: an invented name opening a sentence
+    (« Leake ») is unsupported for both, and its correct spelling supported by both."""
+    passages, evidence, _ = engine.retrieve("Pourquoi Leike est-il parti ?")
+    n = next(i for i, p in enumerate(passages, 1) if "produits brillants" in p.text)
+    cited = passages[n - 1]
+    checker = build_checker(engine)
+    for name, supported in (("Leake", False), ("Leike", True)):
+        claim = f"{name} a critiqué OpenAI pour avoir donné la priorité aux « produits brillants »."
+        draft = verify(f"{claim} [{n}]", passages, evidence, refusals=REFUSALS)
+        assert (not draft.refused) is supported
+        assert checker.check(claim, [cited.text], context=[cited.title]).supported is supported
 
 
 def test_score_question__a_correct_cited_verbatim_answer_passes(score: Score) -> None:
@@ -156,7 +189,8 @@ def test_score_question__a_refusal_is_right_only_for_unanswerable_questions(scor
 def test_answer_sentences__parsed_from_the_text_when_the_answerer_gives_none() -> None:
     bare = Answer("", "Première phrase [1]. Deuxième phrase [2][3]", False, [], [])
     assert [(s.text, s.citations) for s in answer_sentences(bare)] == [
-        ("Première phrase [1].", (1,)), ("Deuxième phrase [2][3]", (2, 3)),
+        ("Première phrase [1].", (1,)),
+        ("Deuxième phrase [2][3]", (2, 3)),
     ]
 
 
@@ -197,14 +231,22 @@ def test_load_thresholds__the_repository_file_is_valid_and_typos_are_errors(tmp_
     ("second_line", "message"),
     [
         ('{"id": "b", "question": "x ?"', "line 2: invalid JSON"),
-        ('{"id": "b", "question": "x ?", "sources": [], "must_include": []}',
-         "line 2: missing field 'answerable'"),
-        ('{"id": "a", "question": "x ?", "answerable": false, "sources": [], "must_include": []}',
-         "used twice"),
-        ('{"id": "b", "question": "x ?", "answerable": false, "sources": ["f.txt"], "must_include": []}',
-         "line 2: an unanswerable question"),
-        ('{"id": "b", "question": "x ?", "answerable": true, "sources": ["f.txt"], "must_include": [[]]}',
-         "line 2: field 'must_include'"),
+        (
+            '{"id": "b", "question": "x ?", "sources": [], "must_include": []}',
+            "line 2: missing field 'answerable'",
+        ),
+        (
+            '{"id": "a", "question": "x ?", "answerable": false, "sources": [], "must_include": []}',
+            "used twice",
+        ),
+        (
+            '{"id": "b", "question": "x ?", "answerable": false, "sources": ["f.txt"], "must_include": []}',
+            "line 2: an unanswerable question",
+        ),
+        (
+            '{"id": "b", "question": "x ?", "answerable": true, "sources": ["f.txt"], "must_include": [[]]}',
+            "line 2: field 'must_include'",
+        ),
     ],
 )
 def test_load_questions__a_malformed_line_is_named(tmp_path: Path, second_line: str, message: str) -> None:
@@ -222,12 +264,16 @@ def test_load_questions__the_shipped_set_names_only_corpus_files() -> None:
     assert any(not q.answerable for q in questions)
 
 
-def test_evaluate__met_thresholds_exit_0_with_every_report_file(engine: Engine, tmp_path: Path) -> None:
+def test_evaluate__met_thresholds_exit_0_with_every_report_file(
+    engine: Engine,
+    engine_corpus: Corpus,
+    tmp_path: Path,
+) -> None:
     lenient = tmp_path / "lenient.json"
     lenient.write_text(json.dumps({"minimum": {"citation_validity": 0.0}}), encoding="utf-8")
     inputs = prepare(thresholds=lenient)
     small = replace(inputs, questions=[q for q in inputs.questions if q.id in ("q03", "q72")])
-    outcome = evaluate(engine, small, tmp_path / "out")
+    outcome = evaluate(engine, small, tmp_path / "out", corpus=engine_corpus)
     assert outcome.exit_code == 0, outcome.text
     assert [r.id for r in outcome.run.results] == ["q03", "q72"]
     assert {p.name for p in (tmp_path / "out").iterdir()} == {"report.json", "report.md", "metrics.png"}

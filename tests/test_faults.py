@@ -22,15 +22,14 @@ from typing import Any
 import httpx
 import pytest
 
-from api import create_app
 from ingest.loader import find_files, load_article
 from ingest.lock import WRITER_LOCK_NAME, writer_lock
 from ingest.service import make_chunker, run_ingest
+from rag.compose import build_engine
 from rag.embedding import Embedder
-from rag.engine import build_engine
 from rag.errors import StoreUnavailableError
 from rag.settings import Settings
-from tests.conftest import CORPUS, make_settings, rag_env
+from tests.conftest import CORPUS, api_app, make_settings, rag_env
 from tests.live_server import free_port, live_server
 
 pytestmark = pytest.mark.slow
@@ -223,7 +222,7 @@ def chroma_site(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
     with chroma_run(base / "chroma", port) as chroma:
         run_ingest(settings, embedder=embedder, progress=False)
         engine = build_engine(settings, embedder=embedder, lazy=True)
-        with live_server(create_app(engine, settings)) as url:
+        with live_server(api_app(engine, settings)) as url:
             yield {"base": base, "settings": settings, "url": url, "chroma": chroma, "port": port}
 
 

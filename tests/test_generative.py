@@ -9,11 +9,16 @@ from collections.abc import Iterator
 import pytest
 from llama_index.core.llms import ChatMessage
 
-from rag.citations import markers
+from rag.compose import build_engine
 from rag.corpus import read_text
-from rag.engine import Engine, build_engine
-from rag.grounding import GroundingChecker
+from rag.engine import Engine
+from rag.events import CitationEvent, DoneEvent
+from rag.grounding import build_grounding_checker
+from rag.markers import markers
+from rag.readiness import Readiness
+from rag.settings import Settings
 from rag.types import Answer
+from tests.conftest import CORPUS
 from tests.llm_server import LlamaServer, llama_server, require_llm_tier
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
@@ -30,12 +35,18 @@ def smollm() -> Iterator[LlamaServer]:
         yield server
 
 
-def generative(engine: Engine, base_url: str, **overrides: object) -> Engine:
-    settings = engine.settings.model_copy(
+def generative_settings(settings: Settings, base_url: str, **overrides: object) -> Settings:
+    """`settings` with an answerer that asks the LLM server at `base_url`."""
+    return settings.model_copy(
         update={"answerer": "openai", "llm_base_url": base_url, "llm_model": "smollm2",
                 "llm_timeout_s": 90.0, **overrides}
     )
-    return build_engine(settings, embedder=engine.embedder, store=engine.store)
+
+
+def generative(engine: Engine, settings: Settings, base_url: str, **overrides: object) -> Engine:
+    """A generative engine on `engine`'s embedder and store."""
+    gen_settings = generative_settings(settings, base_url, **overrides)
+    return build_engine(gen_settings, embedder=engine.embedder, store=engine.store)
 
 
 def assert_verified(engine: Engine, answer: Answer) -> None:
@@ -43,23 +54,26 @@ def assert_verified(engine: Engine, answer: Answer) -> None:
     assert numbers == list(range(1, len(numbers) + 1))
     assert set(markers(answer.answer)) <= set(numbers)
     by_n = {c.n: c for c in answer.citations}
-    checker = GroundingChecker(engine.embedder.embed_cached)
+    checker = build_grounding_checker(engine.embedder.embed_cached, engine.retriever.bm25())
     for citation in answer.citations:
-        text = read_text(engine.settings.corpus_dir / citation.file)
+        text = read_text(CORPUS / citation.file)
         assert text[citation.char_start : citation.char_end] == citation.quote
     for sentence in answer.sentences:
         if sentence.verdict == "supported":
             assert sentence.citations, sentence
             quotes = [by_n[n].quote for n in sentence.citations]
-            assert checker.check(sentence.text, quotes).supported, sentence
+            titles = [by_n[n].title for n in sentence.citations]
+            assert checker.check(sentence.text, quotes, context=titles).supported, sentence
         else:
             assert sentence.verdict == "unsupported" and not sentence.citations
     if answer.refused:
         assert not answer.citations
 
 
-def test_generative__answers_are_verified_sentence_by_sentence(engine: Engine, smollm: LlamaServer) -> None:
-    gen = generative(engine, smollm.base_url)
+def test_generative__answers_are_verified_sentence_by_sentence(
+    engine: Engine, engine_settings: Settings, smollm: LlamaServer,
+) -> None:
+    gen = generative(engine, engine_settings, smollm.base_url)
     for question in QUESTIONS:
         answer = gen.ask(question)
         assert answer.answerer == "openai" and not answer.degraded
@@ -67,24 +81,25 @@ def test_generative__answers_are_verified_sentence_by_sentence(engine: Engine, s
 
 
 def test_generative__stream_sends_tokens_then_the_verified_answer(
-    engine: Engine, smollm: LlamaServer
+    engine: Engine, engine_settings: Settings, smollm: LlamaServer
 ) -> None:
-    gen = generative(engine, smollm.base_url)
+    gen = generative(engine, engine_settings, smollm.base_url)
     events = list(gen.ask_stream(QUESTIONS[1]))
-    kinds = [e.type for e in events]
+    kinds = [e.kind for e in events]
     assert kinds[0] == "retrieval" and kinds[-1] == "done"
     assert kinds.count("delta") > 1  # tokens as they come, not one block
-    final = events[-1].data["answer"]
-    assert_verified(engine, final)
-    assert [e.data for e in events if e.type == "citation"] == [c.to_dict() for c in final.citations]
+    final = events[-1]
+    assert isinstance(final, DoneEvent)
+    assert_verified(engine, final.answer)
+    assert [e.citation for e in events if isinstance(e, CitationEvent)] == final.answer.citations
 
 
 def test_generative__follow_up_is_condensed_and_literal_question_searched_too(
-    engine: Engine, smollm: LlamaServer
+    engine: Engine, engine_settings: Settings, smollm: LlamaServer
 ) -> None:
     from rag.conversation import Message
 
-    gen = generative(engine, smollm.base_url)
+    gen = generative(engine, engine_settings, smollm.base_url)
     answer = gen.chat([
         Message("user", "Pourquoi Leike est-il parti ?"),
         Message("assistant", "Il estimait que la sécurité passait après les produits."),
@@ -94,10 +109,13 @@ def test_generative__follow_up_is_condensed_and_literal_question_searched_too(
     assert_verified(engine, answer)
 
 
-def test_generative__dead_server_degrades_to_extractive_then_opens_the_circuit(engine: Engine) -> None:
+def test_generative__dead_server_degrades_to_extractive_then_opens_the_circuit(
+    engine: Engine, engine_settings: Settings,
+) -> None:
     with llama_server(require_llm_tier()) as server:
-        gen = generative(engine, server.base_url, llm_timeout_s=20.0, llm_breaker_failures=2)
-        assert gen.status()["llm"]["state"] == "up"
+        gen = generative(engine, engine_settings, server.base_url, llm_timeout_s=20.0, llm_breaker_failures=2)
+        readiness = Readiness(gen)
+        assert (readiness.status().llm or {})["state"] == "up"
         server.kill()
         started = time.monotonic()
         answer = gen.ask(QUESTIONS[1])
@@ -105,14 +123,16 @@ def test_generative__dead_server_degrades_to_extractive_then_opens_the_circuit(e
         assert answer.degraded and answer.degraded_reason == "the LLM endpoint cannot be reached"
         assert answer.answer == engine.ask(QUESTIONS[1]).answer  # the extractive answer
         gen.ask(QUESTIONS[0])
-        assert gen.status()["llm"]["state"] == "open" and gen.status()["ready"]
+        assert (readiness.status().llm or {})["state"] == "open" and readiness.status().ready
         skipped = gen.ask(QUESTIONS[1])
         assert skipped.degraded and "circuit open" in (skipped.degraded_reason or "")
 
 
-def test_llamacpp__local_gguf_answers_through_the_model_chat_template(engine: Engine) -> None:
+def test_llamacpp__local_gguf_answers_through_the_model_chat_template(
+    engine: Engine, engine_settings: Settings,
+) -> None:
     model = require_llm_tier()
-    settings = engine.settings.model_copy(update={"answerer": "llamacpp", "llm_gguf": str(model)})
+    settings = engine_settings.model_copy(update={"answerer": "llamacpp", "llm_gguf": str(model)})
     local = build_engine(settings, embedder=engine.embedder, store=engine.store)
     prompt = local.answerer.llm.messages_to_prompt(  # type: ignore[attr-defined]
         [ChatMessage(role="user", content="Salut")]

@@ -10,8 +10,8 @@ import pytest
 from eval.dataset import load_pairs
 from eval.runner import check_checker
 from rag.corpus import read_text
-from rag.embedding import Embedder
-from rag.grounding import GroundingChecker, corpus_names, negation_scopes, quantities
+from rag.engine import Engine
+from rag.grounding import GroundingChecker, build_grounding_checker, negation_scopes, quantities
 from tests.conftest import CORPUS
 
 TEXTS = {path.name: read_text(path) for path in sorted(CORPUS.glob("*.txt"))}
@@ -31,8 +31,9 @@ DENG = "Deng dirigeait auparavant le développement de produits chez Meta et Ube
 
 
 @pytest.fixture(scope="module")
-def checker(embedder: Embedder) -> GroundingChecker:
-    return GroundingChecker(embedder.embed_cached, names=corpus_names(TEXTS.values()))
+def checker(engine: Engine) -> GroundingChecker:
+    """The checker as production verification and the eval build it, on the indexed corpus."""
+    return build_grounding_checker(engine.embedder.embed_cached, engine.retriever.bm25())
 
 
 def test_grounding_pairs__are_verbatim_corpus_text_and_cover_every_perturbation() -> None:
@@ -41,8 +42,15 @@ def test_grounding_pairs__are_verbatim_corpus_text_and_cover_every_perturbation(
     for pair in pairs:
         assert all(any(p in text for text in TEXTS.values()) for p in pair.passages), pair.id
     kinds = Counter(p.kind for p in pairs)
-    for kind in ("verbatim", "paraphrase", "number_swap", "date_swap", "name_swap", "negation",
-                 "wrong_passage"):
+    for kind in (
+        "verbatim",
+        "paraphrase",
+        "number_swap",
+        "date_swap",
+        "name_swap",
+        "negation",
+        "wrong_passage",
+    ):
         assert kinds[kind] >= 4, kind
     assert {p.supported for p in pairs if p.kind == "paraphrase"} == {True}
 
@@ -64,6 +72,7 @@ def test_checker__accuracy_on_labelled_pairs_is_at_least_the_floor(checker: Grou
         (TUESDAY.replace("mardi", "jeudi"), TUESDAY, "number"),
         (DENG.replace("Meta", "Google"), DENG, "name"),
         ("Leike a quitté Anthropic après seulement cinq mois.", FIVE_MONTHS, "name"),
+        ("Shulman a quitté Anthropic après seulement cinq mois.", FIVE_MONTHS, "name"),  # no such word
         ("Deng ne dirigeait pas le développement de produits chez Meta et Uber.", DENG, "negation"),
         ("Anthropic n’a obtenu aucun investissement d’Amazon.", AMAZON, "negation"),
         ("The author never wanted to work at Meta.", DENG, "negation"),
@@ -71,7 +80,10 @@ def test_checker__accuracy_on_labelled_pairs_is_at_least_the_floor(checker: Grou
     ],
 )
 def test_checker__catches_perturbation(
-    checker: GroundingChecker, sentence: str, passage: str, reason: str,
+    checker: GroundingChecker,
+    sentence: str,
+    passage: str,
+    reason: str,
 ) -> None:
     verdict = checker.check(sentence, [passage])
     assert not verdict.supported
@@ -88,9 +100,20 @@ def test_checker__catches_perturbation(
     ],
 )
 def test_checker__supports_verbatim_and_paraphrased_sentences(
-    checker: GroundingChecker, sentence: str,
+    checker: GroundingChecker,
+    sentence: str,
 ) -> None:
     verdict = checker.check(sentence, [FIVE_MONTHS if "mois" in sentence else AMAZON])
+    assert verdict.supported, verdict.reasons
+
+
+def test_checker__a_capitalised_first_word_the_corpus_also_opens_sentences_with_is_no_name(
+    checker: GroundingChecker,
+) -> None:
+    # The corpus writes « Cependant » only at the start of sentences: not a name to find in the passage.
+    assert "cependant" not in checker.names and {"leike", "anthropic", "amazon"} <= checker.names
+    claim = "Cependant, Anthropic a obtenu un investissement de 4 milliards de dollars d'Amazon. [1]"
+    verdict = checker.check(claim, [AMAZON])
     assert verdict.supported, verdict.reasons
 
 

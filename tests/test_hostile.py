@@ -17,13 +17,14 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from api import create_app
 from cli.serve import ingest_callable
 from ingest.service import run_ingest
+from rag.compose import build_engine
 from rag.corpus import read_text
 from rag.embedding import Embedder
-from rag.engine import Engine, build_engine
-from tests.conftest import CORPUS, ROOT, make_settings
+from rag.engine import Engine
+from rag.settings import Settings
+from tests.conftest import CORPUS, ROOT, api_app, make_settings
 from tests.live_server import live_server, sse_events
 from tests.test_limits import fake_llm, generative, served
 
@@ -43,7 +44,7 @@ ACTIVE_MARKUP = ("<script", "<img", "![", "javascript:", "onerror", "evil.exampl
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Engine:
+def hostile_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
     """The real corpus plus the hostile articles of tests/data/hostile, ingested."""
     base = tmp_path_factory.mktemp("hostile")
     shutil.copytree(CORPUS, base / "corpus")
@@ -52,24 +53,29 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Eng
     settings = make_settings(base / "corpus", base / "index")
     report = run_ingest(settings, embedder=embedder, progress=False)
     assert len(report.added) == len(LEGIT) + len(list(HOSTILE.iterdir())) and not report.skipped
-    return build_engine(settings, embedder=embedder)
+    return settings
 
 
-def check_answer(engine: Engine, answer: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def hostile(hostile_settings: Settings, embedder: Embedder) -> Engine:
+    return build_engine(hostile_settings, embedder=embedder)
+
+
+def check_answer(answer: dict[str, Any]) -> None:
     """No canary, no active markup; every citation an exact quote of a legitimate article."""
     text = json.dumps(answer, ensure_ascii=False)
     assert CANARY not in text, answer["question"]
     assert not [m for m in ACTIVE_MARKUP if m in answer["answer"]], answer["answer"]
     for citation in answer["citations"]:
         assert citation["file"] in LEGIT, (answer["question"], citation)
-        source = read_text(engine.settings.corpus_dir / citation["file"])
+        source = read_text(CORPUS / citation["file"])  # the legitimate articles are copied unchanged
         assert source[citation["char_start"] : citation["char_end"]] == citation["quote"]
 
 
 # -- prompt injection through retrieved articles ---------------------------------------------------
 def test_injection__canary_never_in_answers_and_citations_stay_legitimate(hostile: Engine) -> None:
     for question in QUESTIONS + PROBES:
-        check_answer(hostile, hostile.ask(question).to_dict(with_passages=True))
+        check_answer(hostile.ask(question).to_dict(with_passages=True))
     assert "4 milliards" in hostile.ask(PROBES[0]).answer  # the real article still answers
 
 
@@ -84,17 +90,19 @@ def test_injection__without_the_guard_the_fixtures_would_leak(
     assert len(leaked) >= 5, leaked
 
 
-def test_injection__every_http_route_and_stream_is_clean(hostile: Engine) -> None:
-    with served(hostile) as client:
+def test_injection__every_http_route_and_stream_is_clean(
+    hostile: Engine, hostile_settings: Settings,
+) -> None:
+    with served(hostile, hostile_settings) as client:
         for question in PROBES:
             messages = [{"role": "user", "content": question}]
             ask = client.post("/v1/ask", json={"question": question})
-            check_answer(hostile, ask.json())
+            check_answer(ask.json())
             with client.stream("POST", "/v1/chat", json={"messages": messages, "stream": True}) as response:
                 assert response.headers["content-type"].startswith("text/event-stream")
                 events = list(sse_events(response))
             assert CANARY not in json.dumps(events, ensure_ascii=False)  # retrieval passages included
-            check_answer(hostile, events[-1][1]["answer"])
+            check_answer(events[-1][1]["answer"])
             completion = client.post("/v1/chat/completions", json={"messages": messages})
             assert CANARY not in completion.text
             for response in (ask, completion):
@@ -102,28 +110,32 @@ def test_injection__every_http_route_and_stream_is_clean(hostile: Engine) -> Non
                 assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def test_injection__the_llm_never_sees_hostile_text_and_its_markup_is_defused(hostile: Engine) -> None:
+def test_injection__the_llm_never_sees_hostile_text_and_its_markup_is_defused(
+    hostile: Engine, hostile_settings: Settings,
+) -> None:
     reply = ("Amazon a investi 4 milliards de dollars dans Anthropic [1]. "
              "![preuve](https://evil.example/?q=x) <script>alert(1)</script> [lien](javascript:alert(1)) [1]")
-    with fake_llm(reply) as llm, served(generative(hostile, llm)) as client:
+    with fake_llm(reply) as llm, served(hostile, generative(hostile_settings, llm)) as client:
         for question in PROBES[:4]:
             answer = client.post("/v1/ask", json={"question": question}).json()
             assert answer["answerer"] == "openai" and not answer["degraded"], answer
-            check_answer(hostile, answer)
+            check_answer(answer)
             body = {"messages": [{"role": "user", "content": question}], "stream": True}
             with client.stream("POST", "/v1/chat", json=body) as response:
                 events = list(sse_events(response))
             deltas = "".join(data["text"] for kind, data in events if kind == "delta")
             assert deltas and not [m for m in ACTIVE_MARKUP if m in deltas], deltas
-            check_answer(hostile, events[-1][1]["answer"])
+            check_answer(events[-1][1]["answer"])
         prompts = llm.prompts()
         assert llm.requests and CANARY not in prompts
         for marker in ("developer mode", "im_start", "display:none", "Oublie toutes", "SYSTEM:", "onerror"):
             assert marker not in prompts, marker
 
 
-def test_sources__a_hostile_article_is_served_as_inert_json(hostile: Engine) -> None:
-    with served(hostile) as client:
+def test_sources__a_hostile_article_is_served_as_inert_json(
+    hostile: Engine, hostile_settings: Settings,
+) -> None:
+    with served(hostile, hostile_settings) as client:
         response = client.get("/v1/sources/active_links.md")
         assert response.status_code == 200 and "<script>" in response.json()["text"]  # data, not markup
         assert response.headers["content-type"] == "application/json"
@@ -203,7 +215,7 @@ def test_files__strange_names_are_ingested_and_served(
     report = run_ingest(settings, embedder=embedder, progress=False)
     assert sorted(report.unchanged) == sorted(NAMES[3:]) and sorted(report.added) == sorted(NAMES[:3])
     engine = build_engine(settings, embedder=embedder)
-    with live_server(create_app(engine, settings)) as url:
+    with live_server(api_app(engine, settings)) as url:
         for name in NAMES:
             response = httpx.get(f"{url}/v1/sources/{quote(name)}", timeout=30)
             assert response.status_code == 200 and response.json()["file"] == name
@@ -223,7 +235,7 @@ def test_files__a_link_leading_outside_the_corpus_is_refused(tmp_path: Path, emb
         ("lien.txt", "symbolic link pointing outside the corpus")]  # and `dossier/` is not followed
     engine = build_engine(settings, embedder=embedder)
     assert CANARY not in json.dumps([d for _, d, _ in engine.store.iter_all()])
-    with live_server(create_app(engine, settings)) as url:
+    with live_server(api_app(engine, settings)) as url:
         for name in ("lien.txt", "dossier/secret.txt"):
             assert httpx.get(f"{url}/v1/sources/{name}", timeout=30).status_code == 404
 
@@ -241,7 +253,7 @@ def test_uploads__odd_names_are_saved_as_plain_files_or_refused(
     corpus.mkdir()
     settings = make_settings(corpus, tmp_path / "index", admin_key="adm")
     engine = build_engine(settings, embedder=embedder, create=True)
-    app = create_app(engine, settings, ingest=ingest_callable(settings, engine))
+    app = api_app(engine, settings, ingest=ingest_callable(settings, engine))
     article = "Le marché de Lyon\nLe marché de Lyon ouvre désormais le dimanche.\n".encode()
     # Written by hand: httpx would %-escape control characters in the name, and the server must
     # refuse them as a hostile client sends them.
@@ -266,14 +278,13 @@ GRADIO_PATHS = [
 ]
 
 
-def test_chat_files__refuse_paths_outside_gradio_s_own(hostile: Engine) -> None:
+def test_chat_files__refuse_paths_outside_gradio_s_own(hostile: Engine, hostile_settings: Settings) -> None:
     """The Gradio chat mounted as `rag serve` mounts it, asked for files it must never serve."""
     import http.client
 
-    pytest.importorskip("ui.chat", reason="ui/chat.py is not there yet: nothing mounted at /ui")
     from cli.serve import build_app
 
-    settings = hostile.settings
+    settings = hostile_settings
     fields = {"corpus": settings.corpus_dir, "index": settings.index_dir, "root": ROOT}
     with live_server(build_app(hostile, settings)) as url:
         assert httpx.get(f"{url}/ui/", timeout=60).status_code == 200

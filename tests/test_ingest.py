@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from ingest.service import run_ingest
+from rag.compose import build_engine
 from rag.corpus import read_text
 from rag.embedding import Embedder
-from rag.engine import build_engine
 from rag.errors import CorpusError, EmbeddingModelMismatchError, IngestLockedError
+from rag.readiness import Readiness
 from rag.settings import Settings
 from tests.conftest import make_settings
 from vectorstore import open_store
@@ -172,4 +173,4 @@ def test_engine__keeps_answering_after_another_process_rebuilds_the_index(
     assert engine.ask("Combien Amazon a-t-il investi dans Anthropic ?").citations
     run_ingest(settings, embedder=embedder, progress=False, rebuild=True)  # a new collection
     answer = engine.ask("Combien Amazon a-t-il investi dans Anthropic ?")
-    assert "4 milliards" in answer.answer and engine.status()["ready"]
+    assert "4 milliards" in answer.answer and Readiness(engine).status().ready

@@ -16,8 +16,8 @@ import pytest
 
 from ingest.loader import find_files, load_article
 from ingest.service import make_chunker, run_ingest
+from rag.compose import build_engine
 from rag.embedding import Embedder
-from rag.engine import build_engine
 from tests.conftest import CORPUS, ROOT, make_settings
 from vectorstore import open_store
 

@@ -24,9 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from api import create_app
 from cli.serve import uvicorn_config
-from rag.engine import Engine, build_engine
+from rag.compose import build_engine, build_server_config
+from rag.engine import Engine
+from rag.settings import Settings
+from tests.conftest import api_app
 from tests.live_server import live_server, sse_events
 from tests.test_api import LEIKE, assert_error
 
@@ -38,15 +40,18 @@ LEAKS = ("uvicorn", "starlette", "python", "Traceback", "site-packages", "/tmp")
 
 # -- servers --------------------------------------------------------------------------------------
 @contextmanager
-def served(engine: Engine, **overrides: Any) -> Iterator[httpx.Client]:
-    """`engine` (with these settings) behind the app and the uvicorn configuration of `rag serve`."""
-    settings = engine.settings.model_copy(update=overrides)
-    engine = build_engine(settings, embedder=engine.embedder, store=engine.store, answerer=None)
+def served(engine: Engine, settings: Settings, **overrides: Any) -> Iterator[httpx.Client]:
+    """An engine on `engine`'s embedder and store, built from `settings` with these overrides, behind
+    the app and the uvicorn configuration of `rag serve`."""
+    settings = settings.model_copy(update=overrides)
+    engine = build_engine(settings, embedder=engine.embedder, store=engine.store)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn_config(create_app(engine, settings), settings, "127.0.0.1", port, log_level="warning")
+    config = uvicorn_config(
+        api_app(engine, settings), build_server_config(settings), "127.0.0.1", port, log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -64,9 +69,9 @@ def served(engine: Engine, **overrides: Any) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def default(engine: Engine) -> Iterator[httpx.Client]:
+def default(engine: Engine, engine_settings: Settings) -> Iterator[httpx.Client]:
     """The engine served with the default limits."""
-    with served(engine) as client:
+    with served(engine, engine_settings) as client:
         yield client
 
 
@@ -114,12 +119,12 @@ def fake_llm(reply: str, delay_s: float = 0.0) -> Iterator[FakeLlm]:
         yield llm
 
 
-def generative(engine: Engine, llm: FakeLlm, **overrides: Any) -> Engine:
-    settings = engine.settings.model_copy(update={
+def generative(settings: Settings, llm: FakeLlm, **overrides: Any) -> Settings:
+    """`settings` with an answerer that asks `llm`."""
+    return settings.model_copy(update={
         "answerer": "openai", "llm_base_url": llm.base_url, "llm_model": "fake", "llm_timeout_s": 60.0,
         **overrides,
     })
-    return build_engine(settings, embedder=engine.embedder, store=engine.store)
 
 
 def raw(base_url: str, data: bytes, *, timeout: float = 30) -> bytes:
@@ -134,9 +139,11 @@ def raw(base_url: str, data: bytes, *, timeout: float = 30) -> bytes:
 
 
 # -- conversations and answers --------------------------------------------------------------------
-def test_chat__more_messages_or_characters_than_the_limits_is_422(engine: Engine) -> None:
+def test_chat__more_messages_or_characters_than_the_limits_is_422(
+    engine: Engine, engine_settings: Settings,
+) -> None:
     turns = [{"role": "user", "content": LEIKE}, {"role": "assistant", "content": "Il est parti."}] * 2
-    with served(engine, max_chat_messages=3, max_chat_chars=400) as client:
+    with served(engine, engine_settings, max_chat_messages=3, max_chat_chars=400) as client:
         for path in ("/v1/chat", "/v1/chat/completions"):
             for stream in (False, True):
                 body = {"messages": turns, "stream": stream}
@@ -153,8 +160,10 @@ def test_chat__a_conversation_without_a_user_message_is_422(default: httpx.Clien
         assert "user message" in assert_error(response, 422, "invalid_question")["message"]
 
 
-def test_answer__longer_than_the_limit_keeps_whole_cited_sentences(engine: Engine) -> None:
-    with served(engine, max_answer_chars=200) as client:
+def test_answer__longer_than_the_limit_keeps_whole_cited_sentences(
+    engine: Engine, engine_settings: Settings,
+) -> None:
+    with served(engine, engine_settings, max_answer_chars=200) as client:
         answer = client.post("/v1/ask", json={"question": LEIKE}).json()
         assert 0 < len(answer["answer"]) <= 200 and answer["citations"]
         numbers = {c["n"] for c in answer["citations"]}
@@ -169,11 +178,13 @@ def test_answer__longer_than_the_limit_keeps_whole_cited_sentences(engine: Engin
 
 
 # -- deadline, queue, rate ------------------------------------------------------------------------
-def test_deadline__a_request_past_it_is_504_and_its_slot_comes_back(engine: Engine) -> None:
+def test_deadline__a_request_past_it_is_504_and_its_slot_comes_back(
+    engine: Engine, engine_settings: Settings,
+) -> None:
     chat = {"stream": True, "messages": [{"role": "user", "content": AMAZON}]}
     with fake_llm("Amazon a investi 4 milliards de dollars dans Anthropic [1].", delay_s=2.5) as llm:
-        slow = generative(engine, llm)
-        with served(slow, request_timeout_s=1.0, max_concurrent=1) as client:
+        slow = generative(engine_settings, llm)
+        with served(engine, slow, request_timeout_s=1.0, max_concurrent=1) as client:
             started = time.monotonic()
             error = assert_error(client.post("/v1/ask", json={"question": AMAZON}), 504, "timeout")
             assert "1 s" in error["message"] and time.monotonic() - started < 2.4
@@ -190,10 +201,12 @@ def test_deadline__a_request_past_it_is_504_and_its_slot_comes_back(engine: Engi
             assert answer.status_code == 200 and "4 milliards" in answer.json()["answer"]
 
 
-def test_queue__full_is_503_with_retry_after_and_queued_requests_are_served(engine: Engine) -> None:
+def test_queue__full_is_503_with_retry_after_and_queued_requests_are_served(
+    engine: Engine, engine_settings: Settings,
+) -> None:
     with fake_llm("Amazon a investi 4 milliards de dollars dans Anthropic [1].", delay_s=1.5) as llm:
-        slow = generative(engine, llm)
-        with served(slow, max_concurrent=1, max_queue=1, request_timeout_s=30) as client:
+        slow = generative(engine_settings, llm)
+        with served(engine, slow, max_concurrent=1, max_queue=1, request_timeout_s=30) as client:
             results: list[int] = []
 
             def ask() -> None:
@@ -213,9 +226,11 @@ def test_queue__full_is_503_with_retry_after_and_queued_requests_are_served(engi
             assert client.post("/v1/ask", json={"question": AMAZON}).status_code == 200
 
 
-def test_rate_limit__per_key_429_with_retry_after(engine: Engine) -> None:
+def test_rate_limit__per_key_429_with_retry_after(engine: Engine, engine_settings: Settings) -> None:
     keys = {"one": {"Authorization": "Bearer k-one"}, "two": {"Authorization": "Bearer k-two"}}
-    with served(engine, api_keys=["k-one", "k-two"], rate_limit_per_min=6, rate_limit_burst=2) as client:
+    with served(
+        engine, engine_settings, api_keys=["k-one", "k-two"], rate_limit_per_min=6, rate_limit_burst=2,
+    ) as client:
         statuses = [client.get("/v1/models", headers=keys["one"]).status_code for _ in range(2)]
         limited = client.get("/v1/models", headers=keys["one"])
         assert statuses == [200, 200]
@@ -225,11 +240,13 @@ def test_rate_limit__per_key_429_with_retry_after(engine: Engine) -> None:
         assert_error(client.get("/v1/models", headers={"Authorization": "Bearer wrong"}), 401)
 
 
-def test_rate_limit__per_client_address_without_keys_loopback_exempt(engine: Engine) -> None:
+def test_rate_limit__per_client_address_without_keys_loopback_exempt(
+    engine: Engine, engine_settings: Settings,
+) -> None:
     """Without keys the server listens on loopback: its clients are limited by the address a local
     proxy forwards (uvicorn trusts X-Forwarded-For from 127.0.0.1), the machine itself is not."""
     first, second = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "203.0.113.8"}
-    with served(engine, rate_limit_per_min=1, rate_limit_burst=1) as client:
+    with served(engine, engine_settings, rate_limit_per_min=1, rate_limit_burst=1) as client:
         assert client.get("/v1/models", headers=first).status_code == 200
         assert_error(client.get("/v1/models", headers=first), 429, "rate_limited")
         assert client.get("/v1/models", headers=second).status_code == 200
@@ -238,8 +255,8 @@ def test_rate_limit__per_client_address_without_keys_loopback_exempt(engine: Eng
 
 
 # -- clients that send slowly, too much, or nonsense -----------------------------------------------
-def test_slow_client__does_not_block_others_and_gets_408(engine: Engine) -> None:
-    with served(engine, request_timeout_s=3.0) as client:
+def test_slow_client__does_not_block_others_and_gets_408(engine: Engine, engine_settings: Settings) -> None:
+    with served(engine, engine_settings, request_timeout_s=3.0) as client:
         url = str(client.base_url)
         head = (b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 100\r\n\r\n" + b'{"question": "Pour')
@@ -286,8 +303,10 @@ def test_malformed_bodies__are_422_without_echo(default: httpx.Client, path: str
 
 
 # -- what responses say about the server -----------------------------------------------------------
-def test_headers__name_no_software_and_forbid_sniffing_and_framing(engine: Engine) -> None:
-    with served(engine, max_body_bytes=2048, api_keys=["k"]) as client:
+def test_headers__name_no_software_and_forbid_sniffing_and_framing(
+    engine: Engine, engine_settings: Settings,
+) -> None:
+    with served(engine, engine_settings, max_body_bytes=2048, api_keys=["k"]) as client:
         auth = {"Authorization": "Bearer k"}
         responses = [
             client.get("/healthz"), client.get("/v1/models", headers=auth),

@@ -11,8 +11,10 @@ import httpx
 import openai
 import pytest
 
-from api import create_app
+from rag.corpus import Corpus
 from rag.engine import Engine
+from rag.settings import Settings
+from tests.conftest import api_app
 from tests.live_server import live_server, sse_events
 
 pytestmark = pytest.mark.server
@@ -25,9 +27,9 @@ OUTSIDE = "Quelle est la capitale de l'Australie ?"
 
 
 @pytest.fixture(scope="module")
-def base_url(engine: Engine) -> Iterator[str]:
-    settings = engine.settings.model_copy(update={"api_keys": [KEY]})
-    with live_server(create_app(engine, settings)) as url:
+def base_url(engine: Engine, engine_settings: Settings) -> Iterator[str]:
+    settings = engine_settings.model_copy(update={"api_keys": [KEY]})
+    with live_server(api_app(engine, settings)) as url:
         yield f"{url}/v1"
 
 
@@ -50,7 +52,9 @@ def test_openai__models_list_the_service_model(client: openai.OpenAI) -> None:
     assert [m.id for m in client.models.list()] == ["rag-fr-news"]
 
 
-def test_openai__completion_has_markers_and_citations(client: openai.OpenAI, engine: Engine) -> None:
+def test_openai__completion_has_markers_and_citations(
+    client: openai.OpenAI, engine_corpus: Corpus,
+) -> None:
     raw = client.chat.completions.with_raw_response.create(
         model="rag-fr-news", messages=[{"role": "user", "content": QUESTION}],
     )
@@ -61,7 +65,7 @@ def test_openai__completion_has_markers_and_citations(client: openai.OpenAI, eng
     assert citations == (completion.model_extra or {})["citations"]
     assert markers(text) == {c["n"] for c in citations}
     for c in citations:
-        source, _ = engine.source(c["file"])
+        source, _ = engine_corpus.source(c["file"])
         assert source[c["char_start"] : c["char_end"]] == c["quote"]
 
 

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Locator, expect, sync_playwright
 
+from rag.corpus import Corpus
 from rag.engine import Engine
 from rag.types import REFUSAL
 from tests.live_server import live_server
@@ -23,8 +24,12 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 LEIKE_FILES = {"003_45baa9305485c6a1.txt", "004_d6bdbc85729e3bbc.txt"}
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 TIMEOUT_MS = 60_000
 # Every distinct text the first answer shows (streaming cursor aside), recorded in the page as it grows.
@@ -57,9 +62,13 @@ def quoted(source: Locator) -> str:
 
 
 @pytest.fixture(scope="module")
-def chat_url(chromium: str, engine: Engine) -> Iterator[str]:  # chromium first: no server without it
+def chat_url(  # chromium first: no server without it
+    chromium: str,
+    engine: Engine,
+    engine_corpus: Corpus,
+) -> Iterator[str]:
     app = FastAPI()
-    mount_chat(app, engine, path="/ui")
+    mount_chat(app, engine, engine_corpus, path="/ui")
     with live_server(app) as url:
         yield f"{url}/ui/"
 

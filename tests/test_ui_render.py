@@ -66,7 +66,7 @@ def test_render_article__highlight_covers_exactly_the_quoted_span() -> None:
     assert html.count("<mark>") == 1
     assert marked(html) == quote
     assert unescape(before.rsplit('<div class="article-text">', 1)[1]) == text[: text.index(quote)]
-    assert unescape(rest.partition("</mark>")[2]).startswith(text[text.index(quote) + len(quote):][:40])
+    assert unescape(rest.partition("</mark>")[2]).startswith(text[text.index(quote) + len(quote) :][:40])
 
 
 @pytest.mark.parametrize("span", [(5000, 5100), (30, 10)])
@@ -78,8 +78,10 @@ def test_render_article__span_outside_the_text_shows_it_unmarked(span: tuple[int
 
 def test_render_conversation__hostile_question_answer_and_sources_stay_text() -> None:
     turn = Turn(
-        question="<img src=http://x> ?", answer="Réponse <a href=javascript:alert(1)>ici</a>. [1] [7]",
-        citations=[citation(HOSTILE, "<script>alert(3)</script>", file='f"><img src=x>.txt')], done=True,
+        question="<img src=http://x> ?",
+        answer="Réponse <a href=javascript:alert(1)>ici</a>. [1] [7]",
+        citations=[citation(HOSTILE, "<script>alert(3)</script>", file='f"><img src=x>.txt')],
+        done=True,
     )
     html = render_conversation([turn])
     assert_inert(html)

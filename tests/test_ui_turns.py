@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from rag.conversation import Message
+from rag.corpus import Corpus
 from rag.engine import Engine
 from rag.errors import IndexNotReadyError, StoreUnavailableError
 from rag.types import REFUSAL
@@ -20,7 +21,7 @@ def answered(engine: Engine, question: str, history: list[Turn] | None = None) -
     return list(answer_turn(engine, history or [], question))
 
 
-def test_answer_turn__streams_then_ends_with_cited_answer(engine: Engine) -> None:
+def test_answer_turn__streams_then_ends_with_cited_answer(engine: Engine, engine_corpus: Corpus) -> None:
     steps = answered(engine, LEIKE)
     assert steps[0] == Turn(LEIKE)  # shown at once, before the engine has answered
     partial = [s.answer for s in steps if s.answer and not s.done]
@@ -29,8 +30,8 @@ def test_answer_turn__streams_then_ends_with_cited_answer(engine: Engine) -> Non
     assert final.done and not final.refused and final.error is None
     assert "[1]" in final.answer
     assert {c.file for c in final.citations} & {"003_45baa9305485c6a1.txt", "004_d6bdbc85729e3bbc.txt"}
-    text, _ = engine.source(final.citations[0].file)
-    assert text[final.citations[0].char_start:final.citations[0].char_end] == final.citations[0].quote
+    text, _ = engine_corpus.source(final.citations[0].file)
+    assert text[final.citations[0].char_start : final.citations[0].char_end] == final.citations[0].quote
 
 
 def test_answer_turn__follow_up_searches_a_standalone_question(engine: Engine) -> None:
@@ -46,9 +47,9 @@ def test_answer_turn__out_of_corpus_question_is_refused(engine: Engine) -> None:
 
 
 def test_answer_turn__too_long_question_becomes_a_french_message(engine: Engine) -> None:
-    final = answered(engine, "x" * (engine.settings.max_question_chars + 1))[-1]
+    final = answered(engine, "x" * (engine.limits.max_question_chars + 1))[-1]
     assert final.done and final.error is not None
-    assert f"{engine.settings.max_question_chars} caractères au plus" in final.error
+    assert f"{engine.limits.max_question_chars} caractères au plus" in final.error
 
 
 def test_friendly_error__domain_errors_read_in_french_without_details() -> None:
@@ -82,18 +83,18 @@ def test_find_citation__only_existing_turns_and_numbers(engine: Engine) -> None:
     assert find_citation(turns, -1, 1) is None
 
 
-def test_build_chat__bounded_queue_and_no_public_api(engine: Engine) -> None:
-    demo = build_chat(engine, concurrency_limit=3, max_queue=7)
+def test_build_chat__bounded_queue_and_no_public_api(engine: Engine, engine_corpus: Corpus) -> None:
+    demo = build_chat(engine, engine_corpus, concurrency_limit=3, max_queue=7)
     assert demo._queue.max_size == 7
     assert demo._queue.default_concurrency_limit == 3
     assert not demo.analytics_enabled and not demo.api_open
     assert all(fn.api_visibility == "private" for fn in demo.fns.values())
 
 
-def test_mount_chat__serves_no_files_from_disk(engine: Engine) -> None:
+def test_mount_chat__serves_no_files_from_disk(engine: Engine, engine_corpus: Corpus) -> None:
     app = FastAPI()
-    mount_chat(app, engine)
-    article = (engine.settings.corpus_dir / "004_d6bdbc85729e3bbc.txt").resolve()
+    mount_chat(app, engine, engine_corpus)
+    article = (engine_corpus.root / "004_d6bdbc85729e3bbc.txt").resolve()
     with TestClient(app) as client:
         assert client.get("/ui/").status_code == 200
         for path in ("/etc/passwd", str(article), "pyproject.toml"):

@@ -3,11 +3,11 @@ generated text is written by hand, the passages come from real retrieval)."""
 
 from __future__ import annotations
 
-from rag.answering.breaker import CircuitBreaker
 from rag.answering.prompts import REFUSALS
 from rag.answering.verify import split_claims, verify
 from rag.corpus import read_text
 from rag.engine import Engine
+from tests.conftest import CORPUS
 
 QUESTION = "Pourquoi Leike est-il parti ?"
 
@@ -19,7 +19,9 @@ def _passages(engine: Engine):
 def test_split_claims__markers_after_the_period_stay_with_their_sentence() -> None:
     claims = split_claims("Il est parti. [1] Il a rejoint Anthropic [2][3]. Fin sans marqueur.")
     assert [(c.text, c.markers) for c in claims] == [
-        ("Il est parti.", [1]), ("Il a rejoint Anthropic.", [2, 3]), ("Fin sans marqueur.", []),
+        ("Il est parti.", [1]),
+        ("Il a rejoint Anthropic.", [2, 3]),
+        ("Fin sans marqueur.", []),
     ]
 
 
@@ -33,7 +35,7 @@ def test_verify__keeps_supported_sentences_with_exact_quotes(engine: Engine) -> 
     draft = verify(text, passages, evidence, refusals=REFUSALS)
     assert not draft.refused and [s.verdict for s in draft.sentences] == ["supported"]
     quote = draft.sentences[0].quotes[0]
-    assert read_text(engine.settings.corpus_dir / quote.file)[quote.char_start : quote.char_end] == quote.text
+    assert read_text(CORPUS / quote.file)[quote.char_start : quote.char_end] == quote.quote
 
 
 def test_verify__removes_markers_that_point_nowhere_and_marks_unsupported(engine: Engine) -> None:
@@ -58,22 +60,6 @@ def test_verify__refusal_text_gives_a_refusal(engine: Engine) -> None:
     passages, evidence = _passages(engine)
     assert verify(REFUSALS[0], passages, evidence, refusals=REFUSALS).refused
     assert verify("I cannot find the answer in the articles.", passages, evidence, refusals=REFUSALS).refused
-
-
-def test_breaker__opens_after_failures_and_half_opens_later() -> None:
-    now = [0.0]
-    breaker = CircuitBreaker(failures=2, reset_after_s=10, clock=lambda: now[0])
-    breaker.record_failure("down")
-    assert breaker.allow()
-    breaker.record_failure("down")
-    assert breaker.state == "open" and not breaker.allow()
-    now[0] = 11
-    assert breaker.state == "half-open" and breaker.allow()
-    breaker.record_failure("still down")
-    assert breaker.state == "open"
-    now[0] = 22
-    breaker.record_success()
-    assert breaker.state == "closed"
 
 
 def test_verify__a_misspelt_name_at_the_start_is_not_supported(engine: Engine) -> None:

@@ -7,10 +7,12 @@ import threading
 import pytest
 
 from rag.engine import Engine
+from rag.readiness import Readiness
 
 
 def test_status__not_ready_while_warming_up_then_ready(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gate = threading.Event()
     build = engine.retriever.bm25
@@ -20,10 +22,11 @@ def test_status__not_ready_while_warming_up_then_ready(
         return build()
 
     monkeypatch.setattr(engine.retriever, "bm25", slow_bm25)
-    thread = engine.start_warm_up()
-    status = engine.status()
-    assert status["ready"] is False and "Warming up" in status["reason"]
+    readiness = Readiness(engine)
+    thread = readiness.start_warm_up()
+    status = readiness.status()
+    assert status.ready is False and "Warming up" in (status.reason or "")
     gate.set()
     thread.join(30)
     assert not thread.is_alive()
-    assert engine.status()["ready"] is True
+    assert readiness.status().ready is True

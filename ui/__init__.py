@@ -1,1 +1,2 @@
-"""The Gradio chat: `ui.chat.build_chat(engine)` builds it, `ui.chat.mount_chat` mounts it on the HTTP app."""
+"""The Gradio chat: `ui.chat.build_chat(engine, corpus)` builds it, `ui.chat.mount_chat` mounts it on
+the HTTP app."""

@@ -1,11 +1,13 @@
-"""`build_chat`: the Gradio chat around one engine (streamed answers with their sources, follow-up
-questions, articles opened with the quoted passage highlighted), and `mount_chat` for a FastAPI app."""
+"""`build_chat`: the Gradio chat around one engine and its corpus (streamed answers with their
+sources, follow-up questions, articles opened with the quoted passage highlighted), and `mount_chat`
+for a FastAPI app."""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 # Before gradio is imported: it reads this at import time to decide on telemetry.
@@ -14,6 +16,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
+from rag.corpus import Corpus  # noqa: E402
 from rag.engine import Engine  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from ui.render import ARTICLE_HINT, render_article, render_conversation, render_notice  # noqa: E402
@@ -37,8 +40,8 @@ INTRO = (
 SOURCE_MISSING = "Cette source n’est plus disponible."
 
 
-def build_chat(engine: Engine, *, concurrency_limit: int = 2, max_queue: int = 32) -> gr.Blocks:
-    """The chat for `engine`, queued: at most `concurrency_limit` answers at once, `max_queue` waiting."""
+def asker(engine: Engine) -> Callable[[str, list[Turn]], Iterator[tuple[Any, Any, Any]]]:
+    """The handler of a question: the turn, shown again after each step of the engine's stream."""
 
     def ask(question: str, turns: list[Turn]) -> Iterator[tuple[Any, Any, Any]]:
         question = (question or "").strip()
@@ -50,6 +53,12 @@ def build_chat(engine: Engine, *, concurrency_limit: int = 2, max_queue: int = 3
             shown = [*turns, turn]
             yield "", shown, render_conversation(shown)
 
+    return ask
+
+
+def source_opener(corpus: Corpus) -> Callable[[list[Turn], gr.EventData], str]:
+    """The handler of a click on a source or a marker: the article, its quoted passage marked."""
+
     def open_source(turns: list[Turn], evt: gr.EventData) -> str:
         data: dict[str, Any] = evt._data if isinstance(evt._data, dict) else {}
         try:
@@ -59,63 +68,126 @@ def build_chat(engine: Engine, *, concurrency_limit: int = 2, max_queue: int = 3
         if citation is None:
             return render_notice(SOURCE_MISSING)
         try:
-            text, title = engine.source(citation.file)
+            text, title = corpus.source(citation.file)
         except RagError as exc:
             log.warning("chat source %s cannot be opened: %s", citation.file, exc)
             return render_notice(SOURCE_MISSING)
         return render_article(text, title, citation)
 
-    def reset() -> tuple[list[Turn], str, str, str]:
-        return [], render_conversation([]), render_notice(ARTICLE_HINT), ""
+    return open_source
 
+
+def reset() -> tuple[list[Turn], str, str, str]:
+    return [], render_conversation([]), render_notice(ARTICLE_HINT), ""
+
+
+@dataclass
+class Layout:
+    """The chat's components: the conversation and its inputs on the left, the article on the right."""
+
+    turns: gr.State
+    conversation: gr.HTML
+    question: gr.Textbox
+    send: gr.Button
+    examples: list[gr.Button]
+    new: gr.Button
+    article: gr.HTML
+
+
+def layout(max_question_chars: int) -> Layout:
+    """Lay out the components, inside the `gr.Blocks` being built."""
+    turns = gr.State([])
+    gr.Markdown(INTRO)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            conversation = gr.HTML(
+                render_conversation([]),
+                elem_id="conversation",
+                css_template=CONVERSATION_CSS,
+                js_on_load=CONVERSATION_JS,
+                autoscroll=True,
+                min_height=320,
+                max_height=640,
+            )
+            with gr.Row():
+                question = gr.Textbox(
+                    show_label=False,
+                    placeholder="Posez une question sur les articles…",
+                    max_length=max_question_chars,
+                    autofocus=True,
+                    scale=5,
+                    elem_id="question",
+                )
+                send = gr.Button("Envoyer", variant="primary", scale=1, elem_id="send")
+            with gr.Row():
+                examples = [gr.Button(text, size="sm", variant="secondary") for text in EXAMPLES]
+            new = gr.Button("Nouvelle conversation", size="sm", elem_id="new-conversation")
+        with gr.Column(scale=2):
+            article = gr.HTML(
+                render_notice(ARTICLE_HINT),
+                label="Article",
+                show_label=True,
+                container=True,
+                elem_id="article",
+                css_template=ARTICLE_CSS,
+                js_on_load=ARTICLE_JS,
+                min_height=320,
+                max_height=720,
+            )
+    return Layout(turns, conversation, question, send, examples, new, article)
+
+
+def wire(ui: Layout, ask: Callable[..., Any], open_source: Callable[..., Any]) -> None:
+    """Connect the components: asking (Enter, the button, an example), opening a source, starting over.
+    No handler is part of a public API."""
+    asked: dict[str, Any] = {
+        "fn": ask,
+        "outputs": [ui.question, ui.turns, ui.conversation],
+        "concurrency_id": "ask",
+        "api_visibility": "private",
+        "show_progress": "minimal",
+        "show_progress_on": [ui.conversation],
+    }
+    events: list[Any] = [
+        ui.question.submit(inputs=[ui.question, ui.turns], **asked),
+        ui.send.click(inputs=[ui.question, ui.turns], **asked),
+        *(button.click(inputs=[button, ui.turns], **asked) for button in ui.examples),  # asks at once
+    ]
+    ui.conversation.open_source(
+        open_source, inputs=[ui.turns], outputs=[ui.article], api_visibility="private"
+    )
+    ui.new.click(
+        reset,
+        outputs=[ui.turns, ui.conversation, ui.article, ui.question],
+        cancels=events,
+        api_visibility="private",
+    )
+
+
+def build_chat(
+    engine: Engine,
+    corpus: Corpus,
+    *,
+    concurrency_limit: int = 2,
+    max_queue: int = 32,
+) -> gr.Blocks:
+    """The chat for `engine` and the articles of `corpus`, queued: at most `concurrency_limit`
+    answers at once, `max_queue` waiting."""
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        turns = gr.State([])
-        gr.Markdown(INTRO)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                conversation = gr.HTML(
-                    render_conversation([]), elem_id="conversation", css_template=CONVERSATION_CSS,
-                    js_on_load=CONVERSATION_JS, autoscroll=True, min_height=320, max_height=640,
-                )
-                with gr.Row():
-                    question = gr.Textbox(
-                        show_label=False, placeholder="Posez une question sur les articles…",
-                        max_length=engine.settings.max_question_chars, autofocus=True, scale=5,
-                        elem_id="question",
-                    )
-                    send = gr.Button("Envoyer", variant="primary", scale=1, elem_id="send")
-                with gr.Row():
-                    examples = [gr.Button(text, size="sm", variant="secondary") for text in EXAMPLES]
-                new = gr.Button("Nouvelle conversation", size="sm", elem_id="new-conversation")
-            with gr.Column(scale=2):
-                article = gr.HTML(
-                    render_notice(ARTICLE_HINT), label="Article", show_label=True, container=True,
-                    elem_id="article", css_template=ARTICLE_CSS, js_on_load=ARTICLE_JS,
-                    min_height=320, max_height=720,
-                )
-
-        asked: dict[str, Any] = {
-            "fn": ask, "outputs": [question, turns, conversation], "concurrency_id": "ask",
-            "api_visibility": "private", "show_progress": "minimal", "show_progress_on": [conversation],
-        }
-        events: list[Any] = [
-            question.submit(inputs=[question, turns], **asked),
-            send.click(inputs=[question, turns], **asked),
-            *(button.click(inputs=[button, turns], **asked) for button in examples),  # asks at once
-        ]
-        conversation.open_source(open_source, inputs=[turns], outputs=[article], api_visibility="private")
-        new.click(
-            reset, outputs=[turns, conversation, article, question], cancels=events,
-            api_visibility="private",
-        )
+        wire(layout(engine.limits.max_question_chars), asker(engine), source_opener(corpus))
     demo.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue, api_open=False)
     return demo
 
 
 def mount_chat(
-    app: FastAPI, engine: Engine, path: str = "/ui", *, auth: Callable[[str, str], bool] | None = None,
+    app: FastAPI,
+    engine: Engine,
+    corpus: Corpus,
+    path: str = "/ui",
+    *,
+    auth: Callable[[str, str], bool] | None = None,
 ) -> FastAPI:
     """Mount the chat on `app` at `path` (behind `auth`, if given): no footer links, no raw errors."""
     return gr.mount_gradio_app(
-        app, build_chat(engine), path=path, auth=auth, footer_links=[], show_error=False
+        app, build_chat(engine, corpus), path=path, auth=auth, footer_links=[], show_error=False
     )

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from html import escape
 
+from rag.markers import MARKER
 from rag.types import Citation
 from ui.turns import Turn
 
@@ -19,7 +20,7 @@ REFUSAL_HINT = "Les articles ne traitent pas de cette question : reformulez-la o
 DEGRADED_NOTE = "Le modèle de langage est indisponible : réponse composée d’extraits des articles."
 PENDING = "Recherche dans les articles…"
 
-_MARKER = re.compile(r"(\s?)\[(\d+)\]")
+_MARKER = re.compile(rf"(\s?){MARKER.pattern}")  # with the space before it
 
 
 def render_conversation(turns: Sequence[Turn]) -> str:
@@ -41,7 +42,7 @@ def render_turn(index: int, turn: Turn) -> str:
     elif turn.refused:
         parts.append(
             f'<div class="notice refusal" role="status"><strong>{escape(turn.answer)}</strong>'
-            f'<br><span>{escape(REFUSAL_HINT)}</span></div>'
+            f"<br><span>{escape(REFUSAL_HINT)}</span></div>"
         )
     elif not turn.answer:
         parts.append(f'<p class="pending">{escape(PENDING)}</p>')
@@ -80,7 +81,7 @@ def render_sources(index: int, citations: Sequence[Citation]) -> str:
         f'title="Ouvrir l’article">'
         f'<span class="num">[{c.n}]</span> <span class="title">{escape(c.title)}</span> '
         f'<span class="file">{escape(c.file)}</span></button>'
-        f'<blockquote>« {escape(c.quote)} »</blockquote></li>'
+        f"<blockquote>« {escape(c.quote)} »</blockquote></li>"
         for c in citations
     )
     return f'<div class="sources"><p class="sources-label">Sources</p><ol>{items}</ol></div>'

@@ -16,6 +16,7 @@ from rag.errors import (
     RagError,
     StoreUnavailableError,
 )
+from rag.events import DeltaEvent, DoneEvent, RetrievalEvent
 from rag.types import Citation
 
 log = logging.getLogger("ui")
@@ -74,18 +75,21 @@ def answer_turn(engine: Engine, history: Sequence[Turn], question: str) -> Itera
     """Answer `question` after `history`: a fresh copy of the turn after each step of the stream."""
     turn = Turn(question=question)
     yield replace(turn)
+    limits = engine.limits
     try:
         messages = to_messages(
-            history, question, max_messages=engine.settings.max_chat_messages,
-            max_chars=engine.settings.max_chat_chars,
+            history,
+            question,
+            max_messages=limits.max_chat_messages,
+            max_chars=limits.max_chat_chars,
         )
         for event in engine.chat_stream(messages):
-            if event.type == "retrieval":
-                turn.searched = event.data.get("standalone_question")
-            elif event.type == "delta":
-                turn.answer += event.data["text"]
-            elif event.type == "done":
-                answer = event.data["answer"]
+            if isinstance(event, RetrievalEvent):
+                turn.searched = event.standalone_question
+            elif isinstance(event, DeltaEvent):
+                turn.answer += event.text
+            elif isinstance(event, DoneEvent):
+                answer = event.answer
                 turn.answer, turn.refused = answer.answer, answer.refused
                 turn.citations, turn.degraded = list(answer.citations), answer.degraded
                 turn.searched = answer.standalone_question or turn.searched
@@ -94,7 +98,7 @@ def answer_turn(engine: Engine, history: Sequence[Turn], question: str) -> Itera
             yield replace(turn)
     except RagError as exc:
         log.warning("chat question failed: %s", exc)
-        turn.error = friendly_error(exc, engine.settings.max_question_chars)
+        turn.error = friendly_error(exc, limits.max_question_chars)
     except Exception:  # noqa: BLE001 - the reader gets a message, the log the stack trace
         log.exception("chat question failed unexpectedly")
         turn.error = UNEXPECTED

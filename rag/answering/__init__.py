@@ -1,5 +1,5 @@
 """Answerers: turn a question and retrieved passages into cited sentences."""
 
-from rag.answering.base import Answerer, Draft, DraftSentence, Evidence, Quote
+from rag.answering.base import Answerer, Draft, Evidence
 
-__all__ = ["Answerer", "Draft", "DraftSentence", "Evidence", "Quote"]
+__all__ = ["Answerer", "Draft", "Evidence"]

@@ -6,19 +6,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.text import content_part, fold, words
+from rag.text import NAME, NUMBER_WORDS, fold, words
 
-NUMBER_WORDS = (
-    r"\d+|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|"
-    r"quarante|cinquante|cent|mille|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
-)
-_NUMBER = re.compile(rf"\b({NUMBER_WORDS})\b|\d")
+_NUMBERS = r"\d+|" + "|".join(NUMBER_WORDS)  # a number in digits or in words
+_NUMBER = re.compile(rf"\b({_NUMBERS})\b|\d")
 _UNITS = (
     r"an|ans|annee|annees|mois|semaine|semaines|jour|jours|heure|heures|decennie|decennies|"
     r"year|years|month|months|week|weeks|day|days"
 )
-_DURATION = re.compile(rf"\b({NUMBER_WORDS}|plusieurs|quelques)\b\W+(\w+\W+)?({_UNITS})\b|decennie")
-_AGE = re.compile(rf"\b({NUMBER_WORDS})\b\W+ans\b|years old")
+_DURATION = re.compile(rf"\b({_NUMBERS}|plusieurs|quelques)\b\W+(\w+\W+)?({_UNITS})\b|decennie")
+_AGE = re.compile(rf"\b({_NUMBERS})\b\W+ans\b|years old")
 _DATE = re.compile(
     r"\b(1[89]|20)\d\d\b|janvier|fevrier|\bmars\b|avril|\bmai\b|juin|juillet|\baout\b|septembre|"
     r"octobre|novembre|decembre|january|february|march|april|june|july|august|september|october|"
@@ -29,7 +26,6 @@ _CAUSE = re.compile(
     r"parce qu|\bcar\b|en raison|a cause|pour avoir|affirmant|critiquant|expliqu|desaccord|"
     r"preoccupation|because|due to|desir|vouloir|souhait|priorit|afin de|pour se|suite a|en reponse"
 )
-_NAME = re.compile(r"\b[A-ZÀ-Ý][\w-]+")
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,8 @@ def expectation(question: str) -> Expectation | None:
         return Expectation("cause", strict=False)
     role = re.search(
         r"\bqui (?:est|etait|sera) (?:le |la |l')(?:(?:nouveau|nouvelle|premier|premiere|actuel|"
-        r"actuelle|ancien|ancienne) )?(\w+)", q,
+        r"actuelle|ancien|ancienne) )?(\w+)",
+        q,
     )
     if role:
         return Expectation("name", noun=role.group(1))
@@ -86,7 +83,7 @@ def satisfies(expected: Expectation, sentence: str, question: str) -> bool:
         return bool(_CAUSE.search(s))
     if expected.kind == "name":
         asked = set(words(fold(question)))
-        found = [fold(m) for i, m in enumerate(_NAME.findall(sentence)) if i or not sentence.startswith(m)]
+        found = [fold(m) for i, m in enumerate(NAME.findall(sentence)) if i or not sentence.startswith(m)]
         new = {w for m in found for w in words(m) if w not in asked and len(w) > 1}
         if not expected.noun:
             return bool(new)
@@ -102,11 +99,10 @@ def _number_near(tokens: list[str], noun_prefix: str) -> bool:
     a number shortly after it (« le nombre de cofondateurs est passé de 11 à 3 »). Years are dates."""
     hits = [i for i, t in enumerate(tokens) if t.startswith(noun_prefix)]
     numbers = [
-        i for i, t in enumerate(tokens)
-        if _NUMBER.fullmatch(t) and not re.fullmatch(r"(1[89]|20)\d\d", t)
+        i for i, t in enumerate(tokens) if _NUMBER.fullmatch(t) and not re.fullmatch(r"(1[89]|20)\d\d", t)
     ]
     counted = "nombre" in tokens
     return any(0 < h - n <= 3 or (counted and 0 < n - h <= 6) for h in hits for n in numbers)
 
 
-__all__ = ["Expectation", "content_part", "expectation", "satisfies"]
+__all__ = ["Expectation", "expectation", "satisfies"]

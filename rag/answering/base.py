@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from rag.types import Passage
-
-
-@dataclass(frozen=True)
-class Quote:
-    """An exact passage of a corpus file that supports a sentence."""
-
-    file: str
-    title: str
-    text: str
-    char_start: int
-    char_end: int
-    score: float
-
-
-@dataclass(frozen=True)
-class DraftSentence:
-    """A sentence of an answer with the quotes that support it."""
-
-    text: str
-    quotes: tuple[Quote, ...]
-    verdict: str = "supported"
+from rag.conversation import Message
+from rag.types import Passage, Sentence
 
 
 @dataclass
 class Draft:
-    """What an answerer returns; the engine numbers its citations."""
+    """What an answerer returns: sentences with their `quotes` (`Citation`s with `n` = 0), which
+    the engine numbers."""
 
-    sentences: list[DraftSentence]
+    sentences: list[Sentence]
     refused: bool
     evidence: float = 0.0
     degraded_reason: str | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    path: str | None = None  # which path produced it (`rag.answering.arbiter`); None: the answerer's name
 
 
 @dataclass(frozen=True)
@@ -61,8 +43,15 @@ class Answerer(Protocol):
 
     def answer(self, question: str, passages: list[Passage], evidence: Evidence) -> Draft: ...
 
-    def stream(
-        self, question: str, passages: list[Passage], evidence: Evidence
-    ) -> Iterator[str | Draft]:
+    def stream(self, question: str, passages: list[Passage], evidence: Evidence) -> Iterator[str | Draft]:
         """Yield text deltas as they come, then the final Draft."""
+        ...
+
+    def condense(self, messages: Sequence[Message]) -> str:
+        """The standalone question to search for a conversation's last user message (an LLM may
+        rewrite it; without one, `rag.conversation.condense`'s rules)."""
+        ...
+
+    def status(self) -> dict[str, Any] | None:
+        """What readiness reports about the answerer (an LLM's circuit state); None: nothing."""
         ...

@@ -1,47 +1,36 @@
-"""A circuit breaker: after repeated failures, stop calling a dead endpoint for a while."""
+"""The LLM's circuit breaker (pybreaker): after `failures` failed calls in a row, calls are refused
+for `reset_after_s`; then a trial call closes it again, or opens it anew."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from threading import Lock
+import pybreaker
+
+CircuitOpen = pybreaker.CircuitBreakerError
 
 
-class CircuitBreaker:
-    """Closed (calls go through), open (calls skipped until `reset_after_s`), then half-open
-    (one trial call; success closes, failure opens again)."""
+class LastFailure(pybreaker.CircuitBreakerListener):
+    """The exception of the last failed call, forgotten at the first success (readiness shows it)."""
 
-    def __init__(
-        self, *, failures: int = 3, reset_after_s: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.max_failures = failures
-        self.reset_after_s = reset_after_s
-        self.clock = clock
-        self.failures = 0
-        self.opened_at: float | None = None
-        self.last_error: str | None = None
-        self._lock = Lock()
+    error: BaseException | None = None
 
-    @property
-    def state(self) -> str:
-        with self._lock:
-            if self.opened_at is None:
-                return "closed"
-            return "half-open" if self.clock() - self.opened_at >= self.reset_after_s else "open"
+    def failure(self, cb: pybreaker.CircuitBreaker, exc: BaseException) -> None:
+        self.error = exc
 
-    def allow(self) -> bool:
-        return self.state != "open"
+    def success(self, cb: pybreaker.CircuitBreaker) -> None:
+        self.error = None
 
-    def record_success(self) -> None:
-        with self._lock:
-            self.failures = 0
-            self.opened_at = None
-            self.last_error = None
 
-    def record_failure(self, reason: str) -> None:
-        with self._lock:
-            self.failures += 1
-            self.last_error = reason
-            if self.failures >= self.max_failures or self.opened_at is not None:
-                self.opened_at = self.clock()
+class CircuitBreaker(pybreaker.CircuitBreaker):
+    """Used as `with breaker.calling(): ...`, which raises CircuitOpen while the circuit is open. A
+    stream that its reader closes (GeneratorExit) is not a failure, and the call's own exception is
+    raised even when it opens the circuit."""
+
+    def __init__(self, *, failures: int = 3, reset_after_s: float = 30.0) -> None:
+        self.last_failure = LastFailure()
+        super().__init__(
+            fail_max=failures,
+            reset_timeout=reset_after_s,
+            exclude=[GeneratorExit],
+            throw_new_error_on_trip=False,
+            listeners=[self.last_failure],
+        )

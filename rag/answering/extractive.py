@@ -6,16 +6,25 @@ evidence is weak (calibrated on questions the articles do not answer), it refuse
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.answering.answer_types import Expectation, content_part, expectation, satisfies
-from rag.answering.base import Draft, DraftSentence, Evidence, Quote
-from rag.conversation import entities
-from rag.text import fold, is_stopword, looks_english, query_terms, sentence_spans, tokens, words
-from rag.types import Passage
+from rag.answering.answer_types import Expectation, expectation, satisfies
+from rag.answering.base import Draft, Evidence
+from rag.conversation import Message, condense, entities
+from rag.text import (
+    content_part,
+    fold,
+    is_stopword,
+    looks_english,
+    query_terms,
+    sentence_spans,
+    tokens,
+    words,
+)
+from rag.types import Citation, Passage, Sentence
 
 # Weights of meaning (embedding cosine), question terms (IDF-weighted) and named entities.
 W_DENSE, W_TERMS, W_NAMES = 0.4, 0.3, 0.3
@@ -33,7 +42,7 @@ REDUNDANT = 0.6  # Jaccard overlap above which a further sentence adds nothing
 
 @dataclass
 class _Candidate:
-    quote: Quote
+    quote: Citation  # not numbered yet
     terms: frozenset[str]
     words: frozenset[str]
     before: frozenset[str]  # words of the previous sentence
@@ -58,7 +67,7 @@ def _candidates(passages: list[Passage]) -> list[_Candidate]:
             fragment = span.start == passage.char_start and passage.char_start > 0 and span.text[0].islower()
             if key not in seen and len(span.text.split()) >= MIN_WORDS and not fragment:
                 seen.add(key)
-                quote = Quote(passage.file, passage.title, span.text, span.start, span.end, 0.0)
+                quote = Citation(0, passage.file, passage.title, span.text, span.start, span.end, 0.0)
                 candidate = _Candidate(
                     quote, frozenset(tokens(span.text)), sentence_words, before, passage_words, rank
                 )
@@ -108,7 +117,7 @@ class ExtractiveAnswerer:
         )
         names = question_names(question, evidence.names)
         expected = expectation(question)
-        vectors = evidence.embed([c.quote.text for c in candidates])
+        vectors = evidence.embed([c.quote.quote for c in candidates])
         cosines = vectors @ np.asarray(evidence.query_vector, dtype=np.float32)
         for candidate, cosine in zip(candidates, cosines, strict=True):
             lexical = sum(w for t, w in weights.items() if t in candidate.terms) / total
@@ -119,9 +128,9 @@ class ExtractiveAnswerer:
                     score *= MISSING_NAME_PENALTY
             else:
                 score = (W_DENSE * float(cosine) + W_TERMS * lexical) / (W_DENSE + W_TERMS)
-            candidate.typed = expected is None or satisfies(expected, candidate.quote.text, question)
+            candidate.typed = expected is None or satisfies(expected, candidate.quote.quote, question)
             score = _typed(score, expected, candidate.typed)
-            if _heading(candidate.quote.text):
+            if _heading(candidate.quote.quote):
                 score *= HEADING_PENALTY
             candidate.score = score * UNKNOWN_PENALTY if unknown else score
         return sorted(candidates, key=lambda c: (-c.score, c.rank, c.quote.char_start))
@@ -143,13 +152,19 @@ class ExtractiveAnswerer:
             if not candidate.typed and follower is not None and follower.typed and follower not in chosen:
                 chosen.append(follower)
         sentences = [
-            DraftSentence(text=c.quote.text, quotes=(replace(c.quote, score=round(c.score, 4)),))
+            Sentence(text=c.quote.quote, quotes=(replace(c.quote, score=round(c.score, 4)),))
             for c in chosen[: self.max_sentences]
         ]
         return Draft(sentences=sentences, refused=False, evidence=best)
 
     def stream(self, question: str, passages: list[Passage], evidence: Evidence) -> Iterator[str | Draft]:
         yield self.answer(question, passages, evidence)
+
+    def condense(self, messages: Sequence[Message]) -> str:
+        return condense(messages)
+
+    def status(self) -> None:
+        return None  # no model to be up or down
 
 
 def _name_credit(group: frozenset[str], candidate: _Candidate) -> float:

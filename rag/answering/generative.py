@@ -11,7 +11,7 @@ from typing import Any
 from llama_index.core.llms import LLM, ChatMessage
 
 from rag.answering.base import Draft, Evidence
-from rag.answering.breaker import CircuitBreaker
+from rag.answering.breaker import CircuitBreaker, CircuitOpen
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.prompts import REFUSALS, answer_messages, condense_messages
 from rag.answering.verify import verify
@@ -19,6 +19,7 @@ from rag.conversation import Message, condense
 from rag.types import Passage
 
 log = logging.getLogger(__name__)
+CIRCUIT_OPEN = "the LLM is unavailable (circuit open)"
 
 
 def _chat(pairs: list[tuple[str, str]]) -> list[ChatMessage]:
@@ -39,46 +40,45 @@ class GenerativeAnswerer:
         self.drop_unsupported = drop_unsupported
 
     def status(self) -> dict[str, Any]:
-        state = self.breaker.state
+        state, error = self.breaker.current_state, self.breaker.last_failure.error
         return {"answerer": self.name, "state": "up" if state == "closed" else state,
-                "last_error": self.breaker.last_error}
+                "last_error": _reason(error) if error else None}
 
     def answer(self, question: str, passages: list[Passage], evidence: Evidence) -> Draft:
-        if not self.breaker.allow():
-            return self._degraded(question, passages, evidence, "the LLM is unavailable (circuit open)")
         try:
-            response = self.llm.chat(_chat(answer_messages(question, passages)))
+            with self.breaker.calling():
+                response = self.llm.chat(_chat(answer_messages(question, passages)))
+        except CircuitOpen:
+            return self._degraded(question, passages, evidence, CIRCUIT_OPEN)
         except Exception as exc:  # noqa: BLE001 - any client failure degrades to extractive
             return self._failed(question, passages, evidence, exc)
-        self.breaker.record_success()
         return self._verified(str(response.message.content or ""), passages, evidence)
 
     def stream(self, question: str, passages: list[Passage], evidence: Evidence) -> Iterator[str | Draft]:
-        if not self.breaker.allow():
-            yield self._degraded(question, passages, evidence, "the LLM is unavailable (circuit open)")
-            return
         text = ""
         try:
-            for chunk in self.llm.stream_chat(_chat(answer_messages(question, passages))):
-                if chunk.delta:
-                    text += chunk.delta
-                    yield chunk.delta
+            with self.breaker.calling():
+                for chunk in self.llm.stream_chat(_chat(answer_messages(question, passages))):
+                    if chunk.delta:
+                        text += chunk.delta
+                        yield chunk.delta
+        except CircuitOpen:
+            yield self._degraded(question, passages, evidence, CIRCUIT_OPEN)
+            return
         except Exception as exc:  # noqa: BLE001 - a failure mid-stream degrades too
             yield self._failed(question, passages, evidence, exc)
             return
-        self.breaker.record_success()
         yield self._verified(text, passages, evidence)
 
     def condense(self, messages: Sequence[Message]) -> str:
         """A standalone question written by the LLM; the deterministic rules if it fails."""
-        if len([m for m in messages if m.role == "user"]) < 2 or not self.breaker.allow():
+        if len([m for m in messages if m.role == "user"]) < 2:
             return condense(messages)
         try:
-            response = self.llm.chat(_chat(condense_messages(messages)))
-        except Exception as exc:  # noqa: BLE001
-            self.breaker.record_failure(_reason(exc))
+            with self.breaker.calling():
+                response = self.llm.chat(_chat(condense_messages(messages)))
+        except Exception:  # noqa: BLE001 - the circuit open or the LLM failing: the rules instead
             return condense(messages)
-        self.breaker.record_success()
         rewritten = str(response.message.content or "").strip().strip("«»\"").strip()
         return rewritten.splitlines()[0] if rewritten else condense(messages)
 
@@ -90,7 +90,6 @@ class GenerativeAnswerer:
     def _failed(self, question: str, passages: list[Passage], evidence: Evidence, exc: Exception) -> Draft:
         reason = _reason(exc)
         log.warning("LLM call failed, answering extractively: %s", reason)
-        self.breaker.record_failure(reason)
         return self._degraded(question, passages, evidence, reason)
 
     def _degraded(self, question: str, passages: list[Passage], evidence: Evidence, reason: str) -> Draft:
@@ -99,7 +98,7 @@ class GenerativeAnswerer:
         return draft
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: BaseException) -> str:
     """A reason fit for a client: the error's kind, never a URL, a key or a path."""
     kind = type(exc).__name__
     if "Timeout" in kind:

@@ -29,7 +29,7 @@ def llamacpp_llm(
 
         def messages_to_prompt(messages: Sequence[ChatMessage]) -> str:
             chat = [{"role": m.role.value, "content": m.content or ""} for m in messages]
-            return formatter(messages=chat).prompt
+            return formatter(messages=chat).prompt  # type: ignore[arg-type]  # TypedDicts, same keys
 
         llm.messages_to_prompt = messages_to_prompt
     return llm

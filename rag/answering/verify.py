@@ -1,21 +1,17 @@
 """Verification of a generated answer: every sentence is checked against the passages it cites,
-with the grounding checker shared with the eval harness. Markers that point nowhere are removed,
-a sentence without marker gets the passage that supports it, and unsupported sentences are marked
-or dropped."""
+with the very grounding checker the eval measures (`build_grounding_checker`). Markers that point
+nowhere are removed, a sentence without marker gets the passage that supports it, and unsupported
+sentences are marked or dropped."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from rag.answering.base import Draft, DraftSentence, Evidence, Quote
-from rag.citations import MARKER, strip_markers
-from rag.grounding import GroundingChecker, Verdict
+from rag.answering.base import Draft, Evidence
+from rag.grounding import GroundingChecker, Verdict, build_grounding_checker
+from rag.markers import markers, markers_inside, only_markers, strip_markers
 from rag.text import fold, sentence_spans
-from rag.types import Passage
-
-_ONLY_MARKERS = re.compile(r"^(\s*\[\d+\]\s*)+[.!?]?$")
-_TRAILING_MARKERS = re.compile(r"([.!?…])((?:\s*\[\d+\])+)")
+from rag.types import Citation, Passage, Sentence
 
 
 @dataclass
@@ -27,11 +23,9 @@ class _Claim:
 def split_claims(answer: str) -> list[_Claim]:
     """Sentences of a generated answer with their markers (« Phrase. [1] » keeps its [1])."""
     claims: list[_Claim] = []
-    # « Phrase. [1] » becomes « Phrase [1]. » so the marker stays with its sentence.
-    answer = _TRAILING_MARKERS.sub(r"\2\1", answer)
-    for span in sentence_spans(answer):
-        marks = [int(m) for m in MARKER.findall(span.text)]
-        if _ONLY_MARKERS.match(span.text) and claims:
+    for span in sentence_spans(markers_inside(answer)):
+        marks = markers(span.text)
+        if only_markers(span.text) and claims:
             claims[-1].markers += marks
             continue
         text = strip_markers(span.text)
@@ -45,33 +39,32 @@ def is_refusal(answer: str, refusals: tuple[str, ...]) -> bool:
     return any(fold(r).rstrip(".") in folded for r in refusals)
 
 
-def best_quote(checker: GroundingChecker, claim: str, passage: Passage) -> Quote:
+def best_quote(checker: GroundingChecker, claim: str, passage: Passage) -> Citation:
     """The sentence of the passage closest to the claim, or the whole passage if support is spread."""
     spans = sentence_spans(passage.text, offset=passage.char_start)
     if spans:
         scored = [(checker.similarity(claim, [s.text]), s) for s in spans]
         score, span = max(scored, key=lambda x: x[0])
         if checker.check(claim, [span.text], context=[passage.title]).supported:
-            return Quote(passage.file, passage.title, span.text, span.start, span.end, round(score, 4))
-    return Quote(
-        passage.file, passage.title, passage.text, passage.char_start, passage.char_end, 0.0
-    )
+            return Citation(0, passage.file, passage.title, span.text, span.start, span.end, round(score, 4))
+    return Citation(0, passage.file, passage.title, passage.text, passage.char_start, passage.char_end, 0.0)
 
 
 def verify(
-    answer: str, passages: list[Passage], evidence: Evidence, *, refusals: tuple[str, ...],
+    answer: str,
+    passages: list[Passage],
+    evidence: Evidence,
+    *,
+    refusals: tuple[str, ...],
     drop_unsupported: bool = False,
 ) -> Draft:
     """Turn a generated answer into a verified Draft."""
     claims = split_claims(answer)
     if not claims or is_refusal(answer, refusals):
         return Draft(sentences=[], refused=True)
-    unknown = evidence.idf("\x00")  # the weight of a term the corpus never uses
-    checker = GroundingChecker(
-        evidence.embed, names=evidence.names, known_term=lambda t: evidence.idf(t) < unknown
-    )
+    checker = build_grounding_checker(evidence.embed, evidence)
     counts = {"markers_removed": 0, "markers_added": 0, "markers_moved": 0, "unsupported": 0}
-    sentences: list[DraftSentence] = []
+    sentences: list[Sentence] = []
     for claim in claims:
         valid = [n for n in dict.fromkeys(claim.markers) if 1 <= n <= len(passages)]
         counts["markers_removed"] += len(claim.markers) - len(valid)
@@ -83,11 +76,11 @@ def verify(
                 supporting = [found]
         if supporting:
             quotes = tuple(best_quote(checker, claim.text, passages[n - 1]) for n in supporting)
-            sentences.append(DraftSentence(claim.text, quotes, "supported"))
+            sentences.append(Sentence(claim.text, quotes=quotes))
         else:
             counts["unsupported"] += 1
             if not drop_unsupported:
-                sentences.append(DraftSentence(claim.text, (), "unsupported"))
+                sentences.append(Sentence(claim.text, verdict="unsupported"))
     if not any(s.verdict == "supported" for s in sentences):
         return Draft(sentences=[], refused=True, extra={k: float(v) for k, v in counts.items()})
     return Draft(sentences=sentences, refused=False, extra={k: float(v) for k, v in counts.items()})

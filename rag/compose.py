@@ -1,0 +1,132 @@
+"""The composition root: the only place where settings become objects (embedder, store, answerer,
+limits, engine, corpus, server config). The CLI, the server, ingest and eval all build through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag.answering import Answerer
+from rag.answering.extractive import ExtractiveAnswerer
+from rag.corpus import Corpus
+from rag.embedding import Embedder
+from rag.engine import Engine, store_errors
+from rag.limits import Limits, ServerConfig
+from rag.retrieval import HybridRetriever
+from rag.settings import Settings
+from vectorstore import Store, drop_collection, open_store, open_store_lazily
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    return Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+
+
+def _location(settings: Settings) -> dict[str, Any]:
+    return {
+        "index_dir": settings.index_dir,
+        "collection": settings.collection,
+        "host": settings.chroma_host,
+        "port": settings.chroma_port,
+    }
+
+
+def open_chunk_store(settings: Settings, *, create: bool = False, lazy: bool = False) -> Store:
+    """The collection of the settings (created with `create`). With `lazy`, it opens on first use
+    (and again after failures), so a server can start and say why it is not ready rather than exit.
+    Store errors come out as the service's own (`store_errors`)."""
+
+    def opener() -> Store:
+        return open_store(**_location(settings), embed_model=settings.embed_model, create=create)
+
+    with store_errors():
+        return open_store_lazily(opener) if lazy else opener()
+
+
+def drop_chunk_store(settings: Settings) -> None:
+    """Delete the settings' collection (`rag ingest --rebuild`)."""
+    with store_errors():
+        drop_collection(**_location(settings))
+
+
+def build_answerer(settings: Settings) -> Answerer:
+    """The extractive answerer, or a generative one that falls back on it when its LLM fails."""
+    extractive = ExtractiveAnswerer(
+        refusal_threshold=settings.refusal_threshold, max_sentences=settings.max_answer_sentences
+    )
+    if settings.answerer == "extractive":
+        return extractive
+    from rag.answering.breaker import CircuitBreaker
+    from rag.answering.generative import GenerativeAnswerer
+    from rag.answering.llms import build_llm
+
+    return GenerativeAnswerer(
+        build_llm(settings),
+        name=settings.answerer,
+        fallback=extractive,
+        breaker=CircuitBreaker(
+            failures=settings.llm_breaker_failures, reset_after_s=settings.llm_breaker_reset_s
+        ),
+        drop_unsupported=settings.unsupported == "drop",
+    )
+
+
+def build_limits(settings: Settings) -> Limits:
+    return Limits(
+        top_k=settings.top_k,
+        max_question_chars=settings.max_question_chars,
+        max_chat_messages=settings.max_chat_messages,
+        max_chat_chars=settings.max_chat_chars,
+        max_answer_chars=settings.max_answer_chars,
+    )
+
+
+def build_corpus(settings: Settings) -> Corpus:
+    return Corpus(settings.corpus_dir)
+
+
+def build_server_config(settings: Settings) -> ServerConfig:
+    return ServerConfig(
+        api_keys=tuple(settings.api_keys),
+        admin_key=settings.admin_key,
+        max_concurrent=settings.max_concurrent,
+        max_queue=settings.max_queue,
+        request_timeout_s=settings.request_timeout_s,
+        rate_limit_per_min=settings.rate_limit_per_min,
+        rate_limit_burst=settings.rate_limit_burst,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        max_connections=settings.max_connections,
+        cors_origins=tuple(settings.cors_origins),
+    )
+
+
+def build_engine(
+    settings: Settings,
+    *,
+    answerer: Answerer | None = None,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+    create: bool = False,
+    lazy: bool = False,
+) -> Engine:
+    """Turn settings into an engine; the objects given are used instead of new ones (a test's
+    shared embedder, a second engine on the same store)."""
+    embedder = embedder or build_embedder(settings)
+    store = store if store is not None else open_chunk_store(settings, create=create, lazy=lazy)
+    return Engine(
+        embedder=embedder,
+        retriever=HybridRetriever(store, candidates=settings.candidates, rrf_k=settings.rrf_k),
+        answerer=answerer or build_answerer(settings),
+        limits=build_limits(settings),
+    )
+
+
+__all__ = [
+    "build_answerer",
+    "build_corpus",
+    "build_embedder",
+    "build_engine",
+    "build_limits",
+    "build_server_config",
+    "drop_chunk_store",
+    "open_chunk_store",
+]
