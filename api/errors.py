@@ -26,6 +26,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "store_unavailable": 503,
     "embedding_model_mismatch": 503,
     "ingest_locked": 409,
+    "not_found": 404,  # a saved conversation or answer the caller does not have
+    "history_unavailable": 503,
 }
 
 HTTP_CODES: dict[int, str] = {

@@ -16,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError, scrub
 from api.schemas import IngestOut, SkippedOut, error_responses
-from rag.corpus import EXTENSIONS, SkippedFile, decode, is_inside
+from rag.corpus import SkippedFile, is_inside
 from rag.errors import CorpusError
+from rag.formats import KINDS, check_kind
 
 MAX_NAME = 200
 
@@ -30,6 +31,7 @@ class IngestReport(Protocol):
     unchanged: list[str]
     removed: list[str]
     skipped: list[tuple[str, str]]
+    warnings: list[tuple[str, str]]
     chunks_written: int
     chunks_deleted: int
 
@@ -56,20 +58,21 @@ def check_name(name: str | None) -> str:
             "invalid_filename",
             "Upload names must be plain file names (no folders, no leading dot, at most 200 characters).",
         )
-    if Path(name).suffix.lower() not in EXTENSIONS:
+    if Path(name).suffix.lower() not in KINDS:
         raise ApiError(
             422,
             "unsupported_file_type",
-            f"Only {' and '.join(EXTENSIONS)} files can be ingested.",
+            f"Only {', '.join(sorted(KINDS))} files can be ingested.",
         )
     return name
 
 
 async def read_upload(upload: UploadFile) -> tuple[str, bytes]:
+    """The upload's name and bytes, if its content is of the type its extension says (422 if not)."""
     name = check_name(upload.filename)
     data = await upload.read()
     try:
-        decode(data)
+        check_kind(Path(name).suffix, data)
     except SkippedFile as exc:
         raise ApiError(422, "invalid_file", f"{name} cannot be ingested: {exc}.") from None
     return name, data
@@ -107,6 +110,7 @@ def report_out(saved: list[str], report: IngestReport, corpus: Path) -> IngestOu
         unchanged=report.unchanged,
         removed=report.removed,
         skipped=[SkippedOut(file=name(f), reason=scrub(r)) for f, r in report.skipped],
+        warnings=[SkippedOut(file=name(f), reason=scrub(r)) for f, r in report.warnings],
         chunks_written=report.chunks_written,
         chunks_deleted=report.chunks_deleted,
     )
@@ -117,23 +121,32 @@ def ingest_router(corpus: Path, ingest: Ingest | None, require_admin: Callable[.
 
     @router.post("/ingest", response_model=IngestOut, responses=error_responses(401, 403, 409, 413, 422))
     async def ingest_files(
-        files: Annotated[list[UploadFile] | None, File(description="Articles (.txt, .md) to add")] = None,
+        files: Annotated[list[UploadFile] | None, File(description=FILES_DOC)] = None,
     ) -> IngestOut:
-        """Save the uploaded articles into the corpus and index them; with no file, re-sync the corpus.
-        Needs the admin key."""
-        if ingest is None:
-            raise ApiError(403, "ingest_disabled", "Ingest over HTTP is disabled on this server.")
-        uploads = [await read_upload(f) for f in files or []]
-        names = [n for n, _ in uploads]
-        if len(set(names)) != len(names):
-            raise ApiError(422, "invalid_filename", "The same file name appears twice in the upload.")
-        if not corpus.is_dir():
-            raise ApiError(503, "corpus_unavailable", "The corpus directory is missing on the server.")
-        paths = [await run_in_threadpool(save, corpus, n, data) for n, data in uploads]
-        try:
-            report = await run_in_threadpool(ingest, paths)
-        except CorpusError as exc:
-            raise ApiError(503, "corpus_unavailable", str(exc)) from None
-        return report_out(names, report, corpus)
+        """Save the uploaded documents into the corpus and index them; with no file, re-sync the
+        corpus. Needs the admin key."""
+        return await save_and_ingest(corpus, ingest, files or [])
 
     return router
+
+
+FILES_DOC = f"Documents to add ({', '.join(sorted(KINDS))}), each checked by its content"
+
+
+async def save_and_ingest(corpus: Path, ingest: Ingest | None, files: Sequence[UploadFile]) -> IngestOut:
+    """Check the uploads (names, and content matching the extension), save them into the corpus and
+    sync them into the index (all of the corpus when there is none)."""
+    if ingest is None:
+        raise ApiError(403, "ingest_disabled", "Ingest over HTTP is disabled on this server.")
+    uploads = [await read_upload(f) for f in files]
+    names = [n for n, _ in uploads]
+    if len(set(names)) != len(names):
+        raise ApiError(422, "invalid_filename", "The same file name appears twice in the upload.")
+    if not corpus.is_dir():
+        raise ApiError(503, "corpus_unavailable", "The corpus directory is missing on the server.")
+    paths = [await run_in_threadpool(save, corpus, n, data) for n, data in uploads]
+    try:
+        report = await run_in_threadpool(ingest, paths)
+    except CorpusError as exc:
+        raise ApiError(503, "corpus_unavailable", str(exc)) from None
+    return report_out(names, report, corpus)

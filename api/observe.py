@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,6 +18,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.schemas import error_responses
+from rag.events import DoneEvent, Event
 from rag.telemetry.logs import REQUEST_LOG
 from rag.telemetry.metrics import HTTP_REQUESTS, HTTP_SECONDS, exposition
 from rag.types import Answer
@@ -42,17 +43,26 @@ def note_answer(request: Request, answer: Answer) -> None:
     )
 
 
+async def noting(events: AsyncIterator[Event], request: Request) -> AsyncIterator[Event]:
+    """A stream's events, its finished answer noted for the request's log line."""
+    async for event in events:
+        if isinstance(event, DoneEvent):
+            note_answer(request, event.answer)
+        yield event
+
+
 def route_of(scope: Scope) -> str:
     """The route template that answered (never the raw path: ids would explode the label's values)."""
+    # FastAPI keeps an included router's route with its prefix here (scope["route"] lacks the prefix).
+    context = scope.get("fastapi", {}).get("effective_route_context")
     route = scope.get("route")
-    if isinstance(route, Mount):
+    path = getattr(context, "path_format", None) or getattr(route, "path", None)
+    if isinstance(route, Mount) and context is None:
         return route.path or "/"
-    path = getattr(route, "path", None)
     if not isinstance(path, str):
         return "unmatched"
     mounted = str(scope.get("root_path", ""))  # a route of an app mounted inside (the chat at /ui)
-    prefix = str(scope.get("app_root_path", ""))
-    return (mounted.removeprefix(prefix) + path) or "/"
+    return mounted.removeprefix(str(scope.get("app_root_path", ""))) + path or "/"
 
 
 class RequestLog:
@@ -127,4 +137,4 @@ def metrics_router(registry: CollectorRegistry, require_key: Callable[..., None]
     return router
 
 
-__all__ = ["REQUEST_ID", "RequestLog", "metrics_router", "note", "note_answer", "route_of"]
+__all__ = ["REQUEST_ID", "RequestLog", "metrics_router", "note", "note_answer", "noting", "route_of"]

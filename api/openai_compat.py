@@ -13,12 +13,13 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.admission import Gate
 from api.errors import ApiError
+from api.observe import note_answer, noting
 from api.schemas import ChatCompletion, ChatCompletionChunk, ErrorOut, error_responses, sse_doc
 from api.streaming import sse_response, stream_error
 from rag.conversation import Message
@@ -148,14 +149,17 @@ def openai_router(engine: Engine, gate: Gate) -> APIRouter:
         response_model=ChatCompletion,
         responses={200: STREAM_DOC, **error_responses(422, 429, 503, 504)},
     )
-    async def chat_completions(body: CompletionRequest) -> dict[str, Any] | Response:
+    async def chat_completions(body: CompletionRequest, request: Request) -> dict[str, Any] | Response:
         """Answer the last user message like an OpenAI chat model, with the citations as data."""
         messages = body.conversation()
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         if body.stream:
             events = await gate.stream(lambda: engine.chat_stream(messages, top_k=body.top_k))
-            return sse_response(chunks(events, completion_id), sep="\n", send_timeout_s=gate.timeout_s)
+            return sse_response(
+                chunks(noting(events, request), completion_id), sep="\n", send_timeout_s=gate.timeout_s
+            )
         answer = await gate.run(lambda: engine.chat(messages, top_k=body.top_k))
+        note_answer(request, answer)
         return completion(answer, completion_id)
 
     return router

@@ -51,8 +51,16 @@ def main() -> None:
         started = time.perf_counter()
         index.search("Pourquoi Leike a-t-il quitté OpenAI ?", 20)
         search_ms = (time.perf_counter() - started) * 1000
-        results.append({"chunks": n, "full_s": full, "rebuild_s": rebuild, "changed": opts.changed,
-                        "search_ms": search_ms, "index_and_cache_mib": held})
+        results.append(
+            {
+                "chunks": n,
+                "full_s": full,
+                "rebuild_s": rebuild,
+                "changed": opts.changed,
+                "search_ms": search_ms,
+                "index_and_cache_mib": held,
+            }
+        )
         rows_out.append([n, round(full, 1), round(rebuild, 2), round(search_ms, 1), round(held)])
         print(f"{n} chunks: full {full:.1f} s, rebuild {rebuild:.2f} s, {held:.0f} MiB", flush=True)
         del rows, changed, index, analyses

@@ -31,8 +31,16 @@ WORK = ROOT / "bench" / "out"  # caches and scratch indexes (ignored by git)
 VENV_BIN = Path(sys.executable).parent
 
 # Ways of asking the same question, so each measured system sees texts its caches never saw.
-VARIANTS = ("", "Selon les articles, ", "D'après la presse, ", "Question : ", "Dites-moi : ",
-            "Je voudrais savoir : ", "Pouvez-vous répondre : ", "Une question : ")
+VARIANTS = (
+    "",
+    "Selon les articles, ",
+    "D'après la presse, ",
+    "Question : ",
+    "Dites-moi : ",
+    "Je voudrais savoir : ",
+    "Pouvez-vous répondre : ",
+    "Une question : ",
+)
 
 
 def machine() -> dict[str, Any]:
@@ -40,8 +48,11 @@ def machine() -> dict[str, Any]:
     import torch
 
     return {
-        "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "cpu": _cpu_model(), "python": platform.python_version(), "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "load_avg_at_start": os.getloadavg(),
     }
@@ -61,8 +72,9 @@ def questions(variant: int = 0) -> list[str]:
     """The eval questions, in one of the VARIANTS wordings (0: as written)."""
     rows = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line]
     prefix = VARIANTS[variant % len(VARIANTS)]
-    return [prefix + (r["question"][0].lower() + r["question"][1:] if prefix else r["question"])
-            for r in rows]
+    return [
+        prefix + (r["question"][0].lower() + r["question"][1:] if prefix else r["question"]) for r in rows
+    ]
 
 
 def replicated_corpus(target: Path, copies: int) -> Path:
@@ -81,8 +93,12 @@ def replicated_corpus(target: Path, copies: int) -> Path:
 def settings_for(corpus: Path, index: Path, **overrides: Any) -> Any:
     from rag.settings import Settings
 
-    values: dict[str, Any] = {"corpus_dir": corpus, "index_dir": index,
-                              "collection": f"bench-{uuid.uuid4().hex[:10]}", "_env_file": None}
+    values: dict[str, Any] = {
+        "corpus_dir": corpus,
+        "index_dir": index,
+        "collection": f"bench-{uuid.uuid4().hex[:10]}",
+        "_env_file": None,
+    }
     values.update(overrides)
     return Settings(**values)
 
@@ -97,8 +113,12 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 def summary(samples: Sequence[float]) -> dict[str, float]:
     """p50, p95, mean and count of a list of milliseconds."""
     data = np.asarray(samples, dtype=float)
-    return {"p50": round(float(np.percentile(data, 50)), 3), "p95": round(float(np.percentile(data, 95)), 3),
-            "mean": round(float(data.mean()), 3), "n": len(data)}
+    return {
+        "p50": round(float(np.percentile(data, 50)), 3),
+        "p95": round(float(np.percentile(data, 95)), 3),
+        "mean": round(float(data.mean()), 3),
+        "n": len(data),
+    }
 
 
 def ratio(a: float, b: float) -> float:
@@ -111,8 +131,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http(url: str, timeout_s: float, *, ok: Callable[[httpx.Response], bool] | None = None,
-              proc: subprocess.Popen[bytes] | None = None) -> float:
+def wait_http(
+    url: str,
+    timeout_s: float,
+    *,
+    ok: Callable[[httpx.Response], bool] | None = None,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> float:
     """Poll `url` until it answers (and `ok` holds); seconds waited."""
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
@@ -136,7 +161,8 @@ def chroma_server(path: Path, timeout_s: float = 60) -> Iterator[int]:
     log = (path / "chroma.log").open("wb")
     proc = subprocess.Popen(
         [str(VENV_BIN / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout_s, proc=proc)
@@ -148,7 +174,8 @@ def chroma_server(path: Path, timeout_s: float = 60) -> Iterator[int]:
 
 @contextmanager
 def rag_server(
-    env: Mapping[str, str], timeout_s: float = 600,
+    env: Mapping[str, str],
+    timeout_s: float = 600,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
     """`rag serve` on 127.0.0.1 with `env` (RAG_* settings); yields (base URL, process, seconds from
     the start of the process to the first ready /readyz)."""
@@ -158,7 +185,8 @@ def rag_server(
     log = (WORK / f"serve-{port}.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, "PYTHONPATH": str(ROOT), "RAG_RATE_LIMIT_PER_MIN": "0", **env}, cwd=str(WORK),
+        env={**os.environ, "PYTHONPATH": str(ROOT), "RAG_RATE_LIMIT_PER_MIN": "0", **env},
+        cwd=str(WORK),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -204,8 +232,9 @@ def rss_mib(pid: int) -> float:
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     """A plain-text table (GitHub markdown), for the terminal and the README."""
-    cells = [[str(c) for c in header]] + [[f"{c:.3g}" if isinstance(c, float) else str(c) for c in r]
-                                          for r in rows]
+    cells = [[str(c) for c in header]] + [
+        [f"{c:.3g}" if isinstance(c, float) else str(c) for c in r] for r in rows
+    ]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -224,8 +253,15 @@ def save(name: str, result: dict[str, Any], text: str) -> Path:
     return path
 
 
-def plot_bars(path: Path, title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]],
-              unit: str, *, log: bool = False) -> None:
+def plot_bars(
+    path: Path,
+    title: str,
+    labels: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    unit: str,
+    *,
+    log: bool = False,
+) -> None:
     """A horizontal grouped bar chart: one group per label, one bar per series."""
     import matplotlib
 

@@ -57,8 +57,15 @@ def main() -> None:
             path=str(index), settings=ChromaSettings(anonymized_telemetry=False)
         )
         t0 = time.perf_counter()
-        built = plain_ingest(corpus, client, "plain", plain_embedding, chunk_size=defaults.chunk_size,
-                             chunk_overlap=defaults.chunk_overlap, tokenize=embedder.count_tokens)
+        built = plain_ingest(
+            corpus,
+            client,
+            "plain",
+            plain_embedding,
+            chunk_size=defaults.chunk_size,
+            chunk_overlap=defaults.chunk_overlap,
+            tokenize=embedder.count_tokens,
+        )
         seconds = time.perf_counter() - t0
         chunks = len(built.index_struct.nodes_dict) or client.get_collection("plain").count()
         shutil.rmtree(index, ignore_errors=True)
@@ -66,43 +73,76 @@ def main() -> None:
 
     def bare() -> dict[str, Any]:
         t0 = time.perf_counter()
-        embedder.model.encode(texts, batch_size=defaults.embed_batch_size, normalize_embeddings=True,
-                              convert_to_numpy=True, show_progress_bar=False)
+        embedder.model.encode(
+            texts,
+            batch_size=defaults.embed_batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return {"seconds": time.perf_counter() - t0, "chunks": len(texts)}
 
     runs: dict[str, list[dict[str, Any]]] = {"ours": [], "plain": [], "bare": []}
     systems = {"ours": ours, "plain": plain, "bare": bare}
     order = list(systems)
     for round_no in range(opts.rounds):
-        for name in order[round_no % 3:] + order[: round_no % 3]:  # rotate: no system always first
+        for name in order[round_no % 3 :] + order[: round_no % 3]:  # rotate: no system always first
             runs[name].append(systems[name]())
             print(f"round {round_no + 1} {name}: {runs[name][-1]['seconds']:.1f} s", flush=True)
 
     best = {name: min(r["seconds"] for r in rs) for name, rs in runs.items()}
     rerun = min(r["rerun_seconds"] for r in runs["ours"])
-    ratios = {"ours_over_plain": ratio(best["ours"], best["plain"]),
-              "ours_over_bare_encoding": ratio(best["ours"], best["bare"]),
-              "rerun_over_first_run": ratio(rerun, best["ours"])}
+    ratios = {
+        "ours_over_plain": ratio(best["ours"], best["plain"]),
+        "ours_over_bare_encoding": ratio(best["ours"], best["bare"]),
+        "rerun_over_first_run": ratio(rerun, best["ours"]),
+    }
     targets = {"ours_over_plain": 1.0, "ours_over_bare_encoding": 1.05, "rerun_over_first_run": 0.02}
     rows = [
-        ["ours (run_ingest)", runs["ours"][0]["chunks"], round(best["ours"], 2),
-         round(runs["ours"][0]["chunks"] / best["ours"], 1)],
-        ["plain llama-index", runs["plain"][0]["chunks"], round(best["plain"], 2),
-         round(runs["plain"][0]["chunks"] / best["plain"], 1)],
+        [
+            "ours (run_ingest)",
+            runs["ours"][0]["chunks"],
+            round(best["ours"], 2),
+            round(runs["ours"][0]["chunks"] / best["ours"], 1),
+        ],
+        [
+            "plain llama-index",
+            runs["plain"][0]["chunks"],
+            round(best["plain"], 2),
+            round(runs["plain"][0]["chunks"] / best["plain"], 1),
+        ],
         ["bare encoding", len(texts), round(best["bare"], 2), round(len(texts) / best["bare"], 1)],
         ["ours, re-run unchanged", 0, round(rerun, 3), "-"],
     ]
     checks = [[k, v, f"<= {targets[k]}", "ok" if v <= targets[k] else "MISSED"] for k, v in ratios.items()]
-    text = (f"Ingest of {opts.copies} copies of the 5 articles ({len(texts)} chunks), best of {opts.rounds} "
-            f"round(s); chunking alone: {chunking_s:.2f} s\n\n"
-            + table(rows, ["system", "chunks", "seconds", "chunks/s"]) + "\n\n"
-            + table(checks, ["ratio", "measured", "target", ""]))
-    plot_bars(RESULTS / "ingest.png", f"Ingest, {len(texts)} chunks (best of {opts.rounds})",
-              ["ours", "plain llama-index", "bare encoding", "re-run"],
-              {"seconds": [best["ours"], best["plain"], best["bare"], rerun]}, "seconds")
-    save("ingest", {"copies": opts.copies, "chunks": len(texts), "chunking_seconds": chunking_s,
-                    "runs": runs, "best_seconds": best, "rerun_seconds": rerun, "ratios": ratios,
-                    "targets": targets}, text)
+    text = (
+        f"Ingest of {opts.copies} copies of the 5 articles ({len(texts)} chunks), best of {opts.rounds} "
+        f"round(s); chunking alone: {chunking_s:.2f} s\n\n"
+        + table(rows, ["system", "chunks", "seconds", "chunks/s"])
+        + "\n\n"
+        + table(checks, ["ratio", "measured", "target", ""])
+    )
+    plot_bars(
+        RESULTS / "ingest.png",
+        f"Ingest, {len(texts)} chunks (best of {opts.rounds})",
+        ["ours", "plain llama-index", "bare encoding", "re-run"],
+        {"seconds": [best["ours"], best["plain"], best["bare"], rerun]},
+        "seconds",
+    )
+    save(
+        "ingest",
+        {
+            "copies": opts.copies,
+            "chunks": len(texts),
+            "chunking_seconds": chunking_s,
+            "runs": runs,
+            "best_seconds": best,
+            "rerun_seconds": rerun,
+            "ratios": ratios,
+            "targets": targets,
+        },
+        text,
+    )
     shutil.rmtree(base, ignore_errors=True)
 
 

@@ -62,7 +62,12 @@ async def one_request(client: httpx.AsyncClient, route: str, question: str, tall
 
 
 async def client_loop(
-    url: str, number: int, deadline: float, pool: list[str], tally: Tally, unique: bool,
+    url: str,
+    number: int,
+    deadline: float,
+    pool: list[str],
+    tally: Tally,
+    unique: bool,
 ) -> None:
     """One client: its own connection, one request at a time, until the deadline. With `unique`,
     every question is new to the server (no cached embedding): the worst case."""
@@ -91,7 +96,11 @@ async def warm_up(url: str) -> None:
 
 
 async def run_load(
-    url: str, pid: int, clients: int, seconds: float, unique: bool,
+    url: str,
+    pid: int,
+    clients: int,
+    seconds: float,
+    unique: bool,
 ) -> tuple[Tally, list[tuple[float, float]]]:
     pool = [q for variant in range(len(VARIANTS)) for q in questions(variant)]
     tally, rss = Tally(), list[tuple[float, float]]()
@@ -114,35 +123,46 @@ def report(tally: Tally, rss: list[tuple[float, float]], clients: int, seconds: 
     everything = [ms for route in ROUTES for ms in tally.latency_ms[route]]
     warm = [mib for t, mib in rss if t >= min(10.0, seconds / 3)]
     return {
-        "clients": clients, "seconds": seconds,
+        "clients": clients,
+        "seconds": seconds,
         "requests": sum(tally.statuses.values()) + sum(tally.dropped.values()),
         "throughput_rps": round(len(everything) / seconds, 2),
-        "latency_ms": {"all": percentiles(everything),
-                       **{route: percentiles(tally.latency_ms[route]) for route in ROUTES},
-                       "chat-stream first byte": percentiles(tally.first_byte_ms)},
+        "latency_ms": {
+            "all": percentiles(everything),
+            **{route: percentiles(tally.latency_ms[route]) for route in ROUTES},
+            "chat-stream first byte": percentiles(tally.first_byte_ms),
+        },
         "statuses": dict(sorted(tally.statuses.items())),
         "errors_5xx": sum(n for status, n in tally.statuses.items() if status.startswith("5")),
         "dropped": dict(tally.dropped),
-        "rss_mib": {"start": rss[0][1] if rss else None, "peak": max((m for _, m in rss), default=None),
-                    "after_warm_up": warm[0] if warm else None, "end": rss[-1][1] if rss else None,
-                    "samples": rss},
+        "rss_mib": {
+            "start": rss[0][1] if rss else None,
+            "peak": max((m for _, m in rss), default=None),
+            "after_warm_up": warm[0] if warm else None,
+            "end": rss[-1][1] if rss else None,
+            "samples": rss,
+        },
     }
 
 
 def markdown(result: dict[str, Any]) -> str:
-    rows = [[name, s.get("n", 0), *(round(s[p]) if p in s else "-" for p in ("p50", "p95", "p99"))]
-            for name, s in result["latency_ms"].items()]
+    rows = [
+        [name, s.get("n", 0), *(round(s[p]) if p in s else "-" for p in ("p50", "p95", "p99"))]
+        for name, s in result["latency_ms"].items()
+    ]
     memory = result["rss_mib"]
-    return "\n".join([
-        f"{result['clients']} clients for {result['seconds']:g} s: {result['requests']} requests, "
-        f"{result['throughput_rps']} answered/s; statuses {result['statuses']}; "
-        f"5xx: {result['errors_5xx']}; dropped: {sum(result['dropped'].values())} {result['dropped'] or ''}",
-        "",
-        table(rows, ["route", "answered", "p50 ms", "p95 ms", "p99 ms"]),
-        "",
-        f"Server RSS (MiB): start {memory['start']}, after warm-up {memory['after_warm_up']}, "
-        f"peak {memory['peak']}, end {memory['end']}.",
-    ])
+    return "\n".join(
+        [
+            f"{result['clients']} clients for {result['seconds']:g} s: {result['requests']} requests, "
+            f"{result['throughput_rps']} answered/s; statuses {result['statuses']}; "
+            f"5xx: {result['errors_5xx']}; dropped: {sum(result['dropped'].values())} {result['dropped'] or ''}",
+            "",
+            table(rows, ["route", "answered", "p50 ms", "p95 ms", "p99 ms"]),
+            "",
+            f"Server RSS (MiB): start {memory['start']}, after warm-up {memory['after_warm_up']}, "
+            f"peak {memory['peak']}, end {memory['end']}.",
+        ]
+    )
 
 
 def main() -> None:
@@ -155,14 +175,20 @@ def main() -> None:
     base = WORK / "load"
     shutil.rmtree(base, ignore_errors=True)
     shutil.copytree(CORPUS, base / "corpus")
-    env = {"RAG_CORPUS_DIR": str(base / "corpus"), "RAG_INDEX_DIR": str(base / "index"),
-           "RAG_COLLECTION": "bench-load", "RAG_ANSWERER": "extractive"}
+    env = {
+        "RAG_CORPUS_DIR": str(base / "corpus"),
+        "RAG_INDEX_DIR": str(base / "index"),
+        "RAG_COLLECTION": "bench-load",
+        "RAG_ANSWERER": "extractive",
+    }
     with rag_server(env) as (url, proc, _):
         asyncio.run(warm_up(url))
         tally, rss = asyncio.run(run_load(url, proc.pid, clients, seconds, opts.unique))
         ready = httpx.get(f"{url}/readyz", timeout=30).json()
-    result = {"questions": "unique" if opts.unique else "79 questions x 8 wordings, repeated",
-              **report(tally, rss, clients, seconds)}
+    result = {
+        "questions": "unique" if opts.unique else "79 questions x 8 wordings, repeated",
+        **report(tally, rss, clients, seconds),
+    }
     result["server"] = {"readyz": ready, "limits": "the defaults of rag/settings.py"}
     save("load-unique" if opts.unique else "load", result, markdown(result))
 

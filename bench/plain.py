@@ -22,8 +22,13 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         self._model = model
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
-        vectors = self._model.encode(texts, batch_size=self.embed_batch_size, normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=False)
+        vectors = self._model.encode(
+            texts,
+            batch_size=self.embed_batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return [list(map(float, v)) for v in vectors]
 
     def _get_query_embedding(self, query: str) -> list[float]:
@@ -43,24 +48,41 @@ def documents(corpus: Path) -> list[Document]:
     """The corpus files as Documents whose metadata is not embedded, so SentenceSplitter cuts exactly
     the chunks ours does (it shrinks chunks by the size of the metadata it would embed)."""
     return [
-        Document(text=p.read_text(encoding="utf-8"), metadata={"file": p.relative_to(corpus).as_posix()},
-                 excluded_embed_metadata_keys=["file"], excluded_llm_metadata_keys=["file"])
+        Document(
+            text=p.read_text(encoding="utf-8"),
+            metadata={"file": p.relative_to(corpus).as_posix()},
+            excluded_embed_metadata_keys=["file"],
+            excluded_llm_metadata_keys=["file"],
+        )
         for p in sorted(corpus.rglob("*.txt"))
     ]
 
 
-def plain_ingest(corpus: Path, client: Any, collection: str, embedding: SentenceTransformerEmbedding,
-                 *, chunk_size: int, chunk_overlap: int, tokenize: Any) -> VectorStoreIndex:
+def plain_ingest(
+    corpus: Path,
+    client: Any,
+    collection: str,
+    embedding: SentenceTransformerEmbedding,
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    tokenize: Any,
+) -> VectorStoreIndex:
     """`VectorStoreIndex.from_documents` into a fresh Chroma collection, chunked like ours."""
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    col = client.get_or_create_collection(collection, configuration={"hnsw": {"space": "cosine"}},
-                                          embedding_function=None)
+    col = client.get_or_create_collection(
+        collection, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+    )
     storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=col))
-    splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenize,
-                                include_metadata=False)
+    splitter = SentenceSplitter(
+        chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenize, include_metadata=False
+    )
     return VectorStoreIndex.from_documents(
-        documents(corpus), storage_context=storage, embed_model=embedding, transformations=[splitter],
+        documents(corpus),
+        storage_context=storage,
+        embed_model=embedding,
+        transformations=[splitter],
         show_progress=False,
     )
 
@@ -69,5 +91,6 @@ def plain_index_on(collection: Any, embedding: SentenceTransformerEmbedding) -> 
     """A llama-index view of an existing Chroma collection (ours): same vectors, same texts."""
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    return VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=collection),
-                                              embed_model=embedding)
+    return VectorStoreIndex.from_vector_store(
+        ChromaVectorStore(chroma_collection=collection), embed_model=embedding
+    )

@@ -64,8 +64,12 @@ def main() -> None:
     for_retrieval, for_answers = distinct[0::2], distinct[1::2]
     warmup = questions(0)[:20] if opts.variants >= 8 else questions(0)
 
-    env = {"RAG_CORPUS_DIR": str(CORPUS), "RAG_INDEX_DIR": str(base / "server-index"),
-           "RAG_COLLECTION": "bench-query", "RAG_ANSWERER": "extractive"}
+    env = {
+        "RAG_CORPUS_DIR": str(CORPUS),
+        "RAG_INDEX_DIR": str(base / "server-index"),
+        "RAG_COLLECTION": "bench-query",
+        "RAG_ANSWERER": "extractive",
+    }
     samples: dict[str, list[float]] = defaultdict(list)
     with rag_server(env) as (url, proc, ready_s), httpx.Client(base_url=url, timeout=60) as http:
 
@@ -104,13 +108,16 @@ def main() -> None:
                 if phase == "warm":  # retrieval alone, from the same vector: hybrid over dense-only
                     vector = embedder.embed_cached([r])[0]
                     samples["dense only, store.query"].append(
-                        timed(lambda v=vector: engine.store.query(v, settings.candidates))[0])
+                        timed(lambda v=vector: engine.store.query(v, settings.candidates))[0]
+                    )
                     samples["hybrid, HybridRetriever.retrieve"].append(
-                        timed(lambda r=r, v=vector: engine.retriever.retrieve(r, v, k))[0])
+                        timed(lambda r=r, v=vector: engine.retriever.retrieve(r, v, k))[0]
+                    )
         # Last and alone: torch's default threads leave busy-waiting workers that slow what follows.
         for a in for_answers:
             samples["bare embedding, torch default threads [cold]"].append(
-                timed(lambda a=a: embedder.model.encode([a], normalize_embeddings=True))[0])
+                timed(lambda a=a: embedder.model.encode([a], normalize_embeddings=True))[0]
+            )
         server_rss = rss_mib(proc.pid)
 
     stats = {name: summary(values) for name, values in samples.items()}
@@ -121,26 +128,46 @@ def main() -> None:
         "/v1/ask cold p50 over bare embedding p50": ratio(p50["ours answer, /v1/ask [cold]"], bare),
         "engine.ask warm p50 over bare embedding p50": ratio(p50["ours answer, engine.ask [warm]"], bare),
         "ours retrieve cold p50 over plain retriever p50": ratio(
-            p50["ours retrieve (hybrid) [cold]"], p50["plain retriever [cold]"]),
+            p50["ours retrieve (hybrid) [cold]"], p50["plain retriever [cold]"]
+        ),
         "hybrid over dense-only p50 (same vector)": ratio(
-            p50["hybrid, HybridRetriever.retrieve"], p50["dense only, store.query"]),
+            p50["hybrid, HybridRetriever.retrieve"], p50["dense only, store.query"]
+        ),
     }
     rows = [[name, s["p50"], s["p95"], s["mean"], s["n"]] for name, s in stats.items()]
-    text = (f"Queries at the 5-article corpus ({engine.store.count()} chunks); {len(for_answers)} distinct "
-            f"questions per measure; server ready in {ready_s:.1f} s, RSS {server_rss} MiB after the run\n\n"
-            + table(rows, ["measure (ms)", "p50", "p95", "mean", "n"]) + "\n\n"
-            + table([[k2, v] for k2, v in ratios.items()], ["ratio", "measured"])
-            + "\n\nTarget: /v1/ask warm p50 <= 2x the bare embedding p50. Bare embedding and the plain "
-              "baselines run with one torch thread, like our query path (the default threads are shown "
-              "too). The plain query engine synthesises with llama-index's MockLLM (no generation "
-              "cost): it measures retrieval and prompt assembly only.")
-    plot_bars(RESULTS / "query.png", "Query latency, 5 articles", list(stats),
-              {"p50": [s["p50"] for s in stats.values()], "p95": [s["p95"] for s in stats.values()]},
-              "ms (log scale)", log=True)
-    save("query", {"chunks": engine.store.count(), "questions_per_measure": len(for_answers),
-                   "server_ready_seconds": ready_s, "server_rss_mib": server_rss, "stats": stats,
-                   "ratios": ratios, "warmup_questions": len(warmup) + 79,
-                   "plain_synthesis": "MockLLM"}, text)
+    text = (
+        f"Queries at the 5-article corpus ({engine.store.count()} chunks); {len(for_answers)} distinct "
+        f"questions per measure; server ready in {ready_s:.1f} s, RSS {server_rss} MiB after the run\n\n"
+        + table(rows, ["measure (ms)", "p50", "p95", "mean", "n"])
+        + "\n\n"
+        + table([[k2, v] for k2, v in ratios.items()], ["ratio", "measured"])
+        + "\n\nTarget: /v1/ask warm p50 <= 2x the bare embedding p50. Bare embedding and the plain "
+        "baselines run with one torch thread, like our query path (the default threads are shown "
+        "too). The plain query engine synthesises with llama-index's MockLLM (no generation "
+        "cost): it measures retrieval and prompt assembly only."
+    )
+    plot_bars(
+        RESULTS / "query.png",
+        "Query latency, 5 articles",
+        list(stats),
+        {"p50": [s["p50"] for s in stats.values()], "p95": [s["p95"] for s in stats.values()]},
+        "ms (log scale)",
+        log=True,
+    )
+    save(
+        "query",
+        {
+            "chunks": engine.store.count(),
+            "questions_per_measure": len(for_answers),
+            "server_ready_seconds": ready_s,
+            "server_rss_mib": server_rss,
+            "stats": stats,
+            "ratios": ratios,
+            "warmup_questions": len(warmup) + 79,
+            "plain_synthesis": "MockLLM",
+        },
+        text,
+    )
     shutil.rmtree(base, ignore_errors=True)
 
 

@@ -49,8 +49,13 @@ def render(source: Path) -> tuple[str, str] | None:
     """A man page as plain UTF-8 text (None when `man` cannot render it)."""
     env = {**os.environ, "MANWIDTH": "100", "LANG": "C.UTF-8", "MAN_KEEP_FORMATTING": ""}
     try:
-        out = subprocess.run(["man", "--nh", "--nj", "-E", "UTF-8", "-l", str(source)], env=env,
-                             capture_output=True, timeout=60, check=False).stdout
+        out = subprocess.run(
+            ["man", "--nh", "--nj", "-E", "UTF-8", "-l", str(source)],
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        ).stdout
     except subprocess.TimeoutExpired:
         return None
     text = _OVERSTRIKE.sub("", out.decode("utf-8", "replace")).strip()
@@ -162,14 +167,26 @@ def store_vectors(store: Any, known: dict[str, np.ndarray]) -> None:
 def man_questions(corpus: Path, n: int) -> list[str]:
     """French questions about the commands and functions of the corpus's pages, all distinct."""
     names = sorted({p.name.split("__")[-1].rsplit(".", 2)[0] for p in corpus.rglob("*.txt")})
-    forms = ("Que fait {} ?", "Comment utiliser {} ?", "Quelles sont les options de {} ?",
-             "Quelle est la valeur renvoyée par {} ?", "À quoi sert {} ?")
+    forms = (
+        "Que fait {} ?",
+        "Comment utiliser {} ?",
+        "Quelles sont les options de {} ?",
+        "Quelle est la valeur renvoyée par {} ?",
+        "À quoi sert {} ?",
+    )
     out = [f.format(name) for f in forms for name in names]
     return out[:: max(1, len(out) // n)][:n]
 
 
-def measure(size: int, counts: dict[str, int], embedder: Any, known: dict[str, np.ndarray],
-            embed_limit: int, n_questions: int, reuse: bool = False) -> dict[str, Any]:
+def measure(
+    size: int,
+    counts: dict[str, int],
+    embedder: Any,
+    known: dict[str, np.ndarray],
+    embed_limit: int,
+    n_questions: int,
+    reuse: bool = False,
+) -> dict[str, Any]:
     from ingest.loader import find_files, load_article
     from ingest.service import make_chunker, run_ingest
     from rag.compose import build_engine
@@ -186,8 +203,7 @@ def measure(size: int, counts: dict[str, int], embedder: Any, known: dict[str, n
         shutil.rmtree(index, ignore_errors=True)
     settings = settings_for(corpus, index, collection=f"scale-{size}")
     ingester = embedder if real else ReusingEmbedder(embedder, known)
-    result: dict[str, Any] = {"size": size, "real_embedding": real, "copies_of": pool,
-                              "index_reused": reused}
+    result: dict[str, Any] = {"size": size, "real_embedding": real, "copies_of": pool, "index_reused": reused}
     result["ingest_s"], report = timed(lambda: run_ingest(settings, embedder=ingester, progress=False))
     result["ingest_s"] /= 1000
     result["chunks"] = report.chunks_written
@@ -223,8 +239,12 @@ def measure(size: int, counts: dict[str, int], embedder: Any, known: dict[str, n
         (VECTORS / "sizes.json").write_text(json.dumps(sorted({*done, size})))
 
     print(json.dumps(result), flush=True)  # what is measured so far survives a failure below
-    env = {"RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(index), "RAG_COLLECTION": f"scale-{size}",
-           "RAG_REQUEST_TIMEOUT_S": "600"}
+    env = {
+        "RAG_CORPUS_DIR": str(corpus),
+        "RAG_INDEX_DIR": str(index),
+        "RAG_COLLECTION": f"scale-{size}",
+        "RAG_REQUEST_TIMEOUT_S": "600",
+    }
     with rag_server(env, timeout_s=900) as (url, proc, ready_s), httpx.Client(base_url=url, timeout=900) as c:
         result["server_ready_s"] = ready_s
         result["server_rss_idle_mib"] = rss_mib(proc.pid)
@@ -252,8 +272,11 @@ def main() -> None:
     args.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     args.add_argument("--embed-limit", type=int, default=20000, help="largest size embedded for real")
     args.add_argument("--questions", type=int, default=100, help="distinct questions per measure")
-    args.add_argument("--reuse-index", action="store_true",
-                      help="keep an index left by an interrupted run (its ingest time is then a re-run's)")
+    args.add_argument(
+        "--reuse-index",
+        action="store_true",
+        help="keep an index left by an interrupted run (its ingest time is then a re-run's)",
+    )
     args.add_argument("--report-only", action="store_true", help="redo the table and plots from the JSON")
     opts = args.parse_args()
 
@@ -268,44 +291,95 @@ def main() -> None:
     counts = chunk_counts(pages, make_chunker(defaults, embedder))
     prepared_s = time.perf_counter() - started
     known = load_vectors()
-    previous = json.loads((RESULTS / "scale.json").read_text()).get("sizes", {}) if (
-        RESULTS / "scale.json").exists() else {}
+    previous = (
+        json.loads((RESULTS / "scale.json").read_text()).get("sizes", {})
+        if (RESULTS / "scale.json").exists()
+        else {}
+    )
     sizes = {**previous}
     for size in opts.sizes if not opts.report_only else []:
-        sizes[str(size)] = measure(size, counts, embedder, known, opts.embed_limit, opts.questions,
-                                   opts.reuse_index)
+        sizes[str(size)] = measure(
+            size, counts, embedder, known, opts.embed_limit, opts.questions, opts.reuse_index
+        )
         shutil.rmtree(BASE / f"corpus-{size}", ignore_errors=True)
         shutil.rmtree(BASE / f"index-{size}", ignore_errors=True)
 
     order = sorted(sizes, key=int)
-    rows = [[s, r["chunks"], ingest_cell(r), round(r["ours_chunks_per_s"], 1) if r["real_embedding"] else "-",
-             r.get("ours_over_bare_throughput", "-"), round(r["rerun_s"], 2), round(r["bm25_build_ms"]),
-             r["retrieve_cold"]["p50"],
-             r["retrieve_cold"]["p95"], r["hybrid_from_vector"]["p95"], r["dense_only"]["p95"],
-             r["ask_http_cold"]["p50"], r["ask_http_cold"]["p95"], round(r.get("server_ready_s", 0), 1),
-             r["server_rss_after_mib"]]
-            for s, r in ((s, sizes[s]) for s in order)]
-    text = (f"Scale on French man pages ({len(pages)} pages rendered, {sum(counts.values())} chunks "
-            f"available; prepared in {prepared_s:.0f} s)\n\n"
-            + table(rows, ["size", "chunks", "ingest s", "chunks/s", "ours/bare time", "re-run s",
-                           "BM25 build ms", "retrieve p50", "retrieve p95", "hybrid p95", "dense p95",
-                           "/v1/ask p50", "/v1/ask p95", "ready s", "RSS MiB"])
-            + "\n\nretrieve: engine.retrieve with a never-seen question (embeds it); hybrid/dense: from "
-              "the question's vector; /v1/ask: extractive answers through `rag serve`, cold questions, "
-              "after a first one (first ask, in s: "
-            + ", ".join(f"{s}: {sizes[s]['first_ask_ms'] / 1000:.1f}" for s in order
-                        if "first_ask_ms" in sizes[s])
-            + "); ready: `rag serve` start to /readyz ready, which includes the warm-up's BM25 build; RSS: "
-              "the server's, after the answers.")
+    rows = [
+        [
+            s,
+            r["chunks"],
+            ingest_cell(r),
+            round(r["ours_chunks_per_s"], 1) if r["real_embedding"] else "-",
+            r.get("ours_over_bare_throughput", "-"),
+            round(r["rerun_s"], 2),
+            round(r["bm25_build_ms"]),
+            r["retrieve_cold"]["p50"],
+            r["retrieve_cold"]["p95"],
+            r["hybrid_from_vector"]["p95"],
+            r["dense_only"]["p95"],
+            r["ask_http_cold"]["p50"],
+            r["ask_http_cold"]["p95"],
+            round(r.get("server_ready_s", 0), 1),
+            r["server_rss_after_mib"],
+        ]
+        for s, r in ((s, sizes[s]) for s in order)
+    ]
+    text = (
+        f"Scale on French man pages ({len(pages)} pages rendered, {sum(counts.values())} chunks "
+        f"available; prepared in {prepared_s:.0f} s)\n\n"
+        + table(
+            rows,
+            [
+                "size",
+                "chunks",
+                "ingest s",
+                "chunks/s",
+                "ours/bare time",
+                "re-run s",
+                "BM25 build ms",
+                "retrieve p50",
+                "retrieve p95",
+                "hybrid p95",
+                "dense p95",
+                "/v1/ask p50",
+                "/v1/ask p95",
+                "ready s",
+                "RSS MiB",
+            ],
+        )
+        + "\n\nretrieve: engine.retrieve with a never-seen question (embeds it); hybrid/dense: from "
+        "the question's vector; /v1/ask: extractive answers through `rag serve`, cold questions, "
+        "after a first one (first ask, in s: "
+        + ", ".join(
+            f"{s}: {sizes[s]['first_ask_ms'] / 1000:.1f}" for s in order if "first_ask_ms" in sizes[s]
+        )
+        + "); ready: `rag serve` start to /readyz ready, which includes the warm-up's BM25 build; RSS: "
+        "the server's, after the answers."
+    )
     labels = [f"{int(s):,} chunks" for s in order]
-    plot_bars(RESULTS / "scale_latency.png", "Latency by collection size (ms)", labels,
-              {"retrieve p95": [sizes[s]["retrieve_cold"]["p95"] for s in order],
-               "hybrid p95": [sizes[s]["hybrid_from_vector"]["p95"] for s in order],
-               "dense p95": [sizes[s]["dense_only"]["p95"] for s in order],
-               "/v1/ask p50": [sizes[s]["ask_http_cold"]["p50"] for s in order]}, "ms")
-    plot_bars(RESULTS / "scale_memory.png", "Server RSS by collection size", labels,
-              {"idle": [sizes[s]["server_rss_idle_mib"] for s in order],
-               "after queries": [sizes[s]["server_rss_after_mib"] for s in order]}, "MiB")
+    plot_bars(
+        RESULTS / "scale_latency.png",
+        "Latency by collection size (ms)",
+        labels,
+        {
+            "retrieve p95": [sizes[s]["retrieve_cold"]["p95"] for s in order],
+            "hybrid p95": [sizes[s]["hybrid_from_vector"]["p95"] for s in order],
+            "dense p95": [sizes[s]["dense_only"]["p95"] for s in order],
+            "/v1/ask p50": [sizes[s]["ask_http_cold"]["p50"] for s in order],
+        },
+        "ms",
+    )
+    plot_bars(
+        RESULTS / "scale_memory.png",
+        "Server RSS by collection size",
+        labels,
+        {
+            "idle": [sizes[s]["server_rss_idle_mib"] for s in order],
+            "after queries": [sizes[s]["server_rss_after_mib"] for s in order],
+        },
+        "MiB",
+    )
     save("scale", {"pages": len(pages), "chunks_available": sum(counts.values()), "sizes": sizes}, text)
 
 

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
-from rag.documents import DocumentTexts, StoredDocument, documents_dir
+from rag.compose import build_corpus
+from rag.documents import StoredDocument
 from rag.settings import Settings
 
 
@@ -44,7 +45,7 @@ def format_table(documents: list[StoredDocument]) -> str:
 def cmd_documents(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
     config = settings()
     if args.action == "list":
-        documents = list(DocumentTexts(documents_dir(config.index_dir, config.collection)))
+        documents = build_corpus(config).documents()
         if args.json:
             print(json.dumps([document_row(d) for d in documents], ensure_ascii=False, indent=2))
         else:

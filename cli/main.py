@@ -6,13 +6,20 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
+from cli import documents
+from cli.feedback import add_feedback_parser
 from rag.errors import RagError
+from rag.events import DeltaEvent, DoneEvent, Event
+from rag.filters import DocumentFilter
 from rag.settings import Settings
 from rag.types import Answer
 
@@ -54,20 +61,47 @@ def format_answer(answer: Answer) -> str:
         lines += ["", "Sources :"]
         for c in answer.citations:
             lines.append(f"[{c.n}] {c.file} — {c.title}")
+            known = [x for x in (c.source, c.date, c.author, f"p. {c.page}" if c.page else None) if x]
+            if known:
+                lines.append(f"    {' · '.join(known)}")
+            if c.url:
+                lines.append(f"    {c.url}")
             lines.append(f"    « {c.quote} » (caractères {c.char_start}–{c.char_end})")
     return "\n".join(lines)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.compose import build_engine
+    from rag.llm_server import local_llm
 
-    engine = build_engine(_settings())
-    answer = engine.ask(args.question, top_k=args.top_k, files=args.file or None)
-    if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        print(format_answer(answer))
+    with local_llm(_settings()) as settings:  # RAG_ANSWERER=local: its server, for this question
+        engine = build_engine(settings)
+        restrict = DocumentFilter.of(date_from=args.since, date_to=args.until, sources=args.source)
+        if args.json:
+            answer = engine.ask(args.question, top_k=args.top_k, files=args.file or None, restrict=restrict)
+            print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+            return 0
+        events = engine.ask_stream(
+            args.question, top_k=args.top_k, files=args.file or None, restrict=restrict
+        )
+        print_streamed(events)
     return 0
+
+
+def print_streamed(events: Iterator[Event]) -> None:
+    """The answer printed as it is written, then its sources; when verification changed it (a
+    sentence marked, the quoted evidence given instead of the LLM's), the verified answer after it."""
+    written = ""
+    for event in events:
+        if isinstance(event, DeltaEvent):
+            written += event.text
+            print(event.text, end="", flush=True)
+        elif isinstance(event, DoneEvent):
+            answer = event.answer
+            if written.strip() != answer.answer:
+                print(f"\n\nRéponse vérifiée ({answer.path}) :\n" if written else "", end="")
+                print(answer.answer, end="")
+            print(format_answer(answer)[len(answer.answer) :])
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -78,10 +112,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from eval import evaluate, prepare
-    from rag.compose import build_corpus, build_engine
+    from eval import prepare
+    from rag.compose import build_corpus
+    from rag.llm_server import local_llm
 
     inputs = prepare(args.dataset, args.thresholds)  # usage errors before the model loads
+    inputs = replace(inputs, questions=chosen(inputs.questions, args.split, args.ids, args.limit))
     settings = _settings()
     judge = None
     if args.judge:
@@ -90,9 +126,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
         judge = build_judge_llm(settings)  # no endpoint configured: a usage error, also before
     names = args.answerer or [settings.answerer]
     corpus = build_corpus(settings)
+    with ExitStack() as held:
+        # RAG_ANSWERER=local: its llama.cpp server runs, supervised, for the whole eval.
+        local = settings
+        if "local" in names:
+            local = held.enter_context(local_llm(settings.model_copy(update={"answerer": "local"})))
+        return _eval_answerers(settings, local, names, inputs, args, corpus, judge)
+
+
+def _eval_answerers(
+    settings: Settings,
+    local: Settings,
+    names: list[str],
+    inputs: Any,
+    args: argparse.Namespace,
+    corpus: Any,
+    judge: Any,
+) -> int:
+    from eval import evaluate
+    from rag.compose import build_engine
+
+    def settings_of(name: str) -> Settings:
+        return local if name == "local" else settings.model_copy(update={"answerer": name})
+
     if len(names) == 1:
-        settings = settings.model_copy(update={"answerer": names[0]})
-        outcome = evaluate(build_engine(settings), inputs, args.output, corpus=corpus, judge=judge)
+        engine = build_engine(settings_of(names[0]))
+        outcome = evaluate(engine, inputs, args.output, corpus=corpus, judge=judge)
         print(outcome.text)
         return outcome.exit_code
     # Several answerers: one report each in OUTPUT/NAME, and a side-by-side comparison.
@@ -103,14 +162,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
     runs: dict[str, EvalRun] = {}
     codes: list[int] = []
     for name in names:
-        engine = build_engine(
-            settings.model_copy(update={"answerer": name}), embedder=base.embedder, store=base.store
-        )
+        engine = build_engine(settings_of(name), embedder=base.embedder, store=base.store)
         outcome = evaluate(engine, inputs, args.output / name, corpus=corpus, judge=judge)
         print(f"== {name}\n{outcome.text}")
         runs[name], codes = outcome.run, [*codes, outcome.exit_code]
     print(f"comparison: {write_comparison(runs, args.output)['markdown']}")
     return max(codes)
+
+
+def chosen(questions: list[Any], split: str | None, ids: str | None, limit: int | None) -> list[Any]:
+    """The questions an eval asks: of one part, of some ids, and at most `limit` of them spread
+    evenly over the set (every kind of question keeps its share), in the set's order."""
+    if split:
+        questions = [q for q in questions if q.split == split]
+    if ids:
+        wanted = {i.strip() for i in ids.split(",") if i.strip()}
+        unknown = wanted - {q.id for q in questions}
+        if unknown:
+            raise RagError(f"No question with the id(s) {', '.join(sorted(unknown))} in this selection.")
+        questions = [q for q in questions if q.id in wanted]
+    if limit is not None and 0 < limit < len(questions):
+        questions = [questions[round(i * len(questions) / limit)] for i in range(limit)]
+    if not questions:
+        raise RagError("No question left to ask: check --split, --ids and --limit.")
+    return questions
 
 
 def _answerers(value: str) -> list[str]:
@@ -144,6 +219,11 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.add_argument("--top-k", type=int, default=None, help="passages given to the answerer")
     ask.add_argument("--file", action="append", help="restrict to this corpus file (repeatable)")
+    ask.add_argument(
+        "--since", type=date.fromisoformat, help="only documents dated this day or later (YYYY-MM-DD)"
+    )
+    ask.add_argument("--until", type=date.fromisoformat, help="only documents dated this day or earlier")
+    ask.add_argument("--source", action="append", help="only documents from this source (repeatable)")
     ask.set_defaults(func=cmd_ask)
 
     serve = sub.add_parser("serve", help="serve the HTTP API and the chat UI")
@@ -162,6 +242,11 @@ def parser() -> argparse.ArgumentParser:
         "(extractive, openai, llamacpp; default: RAG_ANSWERER)",
     )
     evaluate.add_argument("--thresholds", type=Path, default=None, help="thresholds JSON file")
+    evaluate.add_argument("--split", choices=("dev", "test"), default=None, help="ask only this part")
+    evaluate.add_argument("--ids", default=None, help="ask only these question ids, comma-separated")
+    evaluate.add_argument(
+        "--limit", type=int, default=None, help="ask at most N questions, spread evenly over the selection"
+    )
     evaluate.add_argument(
         "--judge",
         action="store_true",
@@ -169,6 +254,8 @@ def parser() -> argparse.ArgumentParser:
         "(reported, not gated)",
     )
     evaluate.set_defaults(func=cmd_eval)
+    documents.add_parser(sub, _settings)
+    add_feedback_parser(sub, _settings)
     return root
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,18 +17,27 @@ from fastapi.responses import RedirectResponse
 
 from api import create_app
 from api.auth import any_key_configured, is_loopback
-from api.ingest import Ingest
+from api.documents import Remove
+from api.errors import ApiError
+from api.ingest import Ingest, check_name, save
 from ingest.lock import writer_lock
+from ingest.remove import RemoveReport, remove_documents
 from ingest.service import run_ingest
 from ingest.sync import SyncReport
-from rag.compose import build_corpus, build_embedder, build_engine, build_server_config
+from rag.compose import build_corpus, build_embedder, build_engine, build_history, build_server_config
 from rag.embedding import Embedder
 from rag.engine import Engine
-from rag.errors import ConfigError, IngestLockedError, RagError
+from rag.errors import ConfigError, CorpusError, IngestLockedError, RagError
 from rag.limits import ServerConfig
+from rag.llm_server import local_llm
+from rag.progress import IngestProgress
 from rag.readiness import Readiness
 from rag.settings import Settings
+from rag.telemetry.logs import setup_logging
+from rag.telemetry.tracing import setup_tracing
 from ui.chat import mount_chat
+from ui.documents import Add, UploadPolicy
+from ui.history import ChatHistory, Logins
 
 if TYPE_CHECKING:
     import uvicorn
@@ -61,14 +70,67 @@ def ingest_callable(settings: Settings, engine: Engine) -> Ingest:
     return ingest
 
 
+def remove_callable(settings: Settings, engine: Engine) -> Remove:
+    """The removal `DELETE /v1/documents/{id}` runs, on the engine's own store."""
+
+    def remove(ids: Sequence[str]) -> RemoveReport:
+        return remove_documents(settings, ids, store=engine.store)
+
+    return remove
+
+
+def chat_add_callable(settings: Settings, engine: Engine) -> Add:
+    """What the chat's admin upload runs: save the files into the corpus (as `POST /v1/documents`
+    does), then sync them, reporting progress."""
+
+    def add(files: list[tuple[str, bytes]], on_progress: Callable[[IngestProgress], None]) -> SyncReport:
+        paths = []
+        for name, data in files:
+            try:
+                paths.append(save(settings.corpus_dir, check_name(name), data))
+            except ApiError as exc:
+                raise CorpusError(exc.message) from None
+        return run_ingest(
+            settings,
+            paths=paths,
+            embedder=engine.embedder,
+            store=engine.store,
+            progress=False,
+            on_progress=on_progress,
+        )
+
+    return add
+
+
 def build_app(engine: Engine, settings: Settings, *, readiness: Readiness | None = None) -> FastAPI:
     """The API, with the Gradio chat mounted at /ui (behind the API keys, if any) and / leading to it."""
     config, corpus = build_server_config(settings), build_corpus(settings)
-    app = create_app(engine, config, corpus, readiness=readiness, ingest=ingest_callable(settings, engine))
+    history = build_history(settings)
+    app = create_app(
+        engine,
+        config,
+        corpus,
+        readiness=readiness,
+        ingest=ingest_callable(settings, engine),
+        remove=remove_callable(settings, engine),
+        history=history,
+    )
     keys = config.login_keys
-    # A browser sends no Bearer header: any user name with an API key as password logs in.
-    auth = (lambda _user, password: password in keys) if keys else None
-    app = mount_chat(app, engine, corpus, path="/ui", auth=auth)
+    # A browser sends no Bearer header: any user name with an API key as password logs in (and sees
+    # the conversations of that key).
+    auth = Logins(keys) if keys else None
+    chat_history = ChatHistory(history, auth.owner if auth else None)
+    uploads = UploadPolicy(admin_key=settings.admin_key, max_bytes=settings.max_upload_bytes)
+    app = mount_chat(
+        app,
+        engine,
+        corpus,
+        path="/ui",
+        auth=auth,
+        add=chat_add_callable(settings, engine),
+        uploads=uploads,
+        history=chat_history,
+    )
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -113,6 +175,8 @@ def uvicorn_config(
         port=port,
         log_level=log_level,
         server_header=False,
+        log_config=None,  # uvicorn's records go through the service's logging (JSON lines)
+        access_log=False,  # the request log (`api.observe`) has one line per request instead
         limit_concurrency=config.max_connections,
         timeout_keep_alive=5,
     )
@@ -123,9 +187,13 @@ def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     check_exposure(settings, host)
+    setup_logging(settings.log_level, settings.log_format)
+    setup_tracing(settings.otlp_endpoint, settings.otlp_protocol)
     with ExitStack() as held:
         if not settings.chroma_host:  # an embedded store has one writer process: this one
             held.enter_context(writer_lock(settings.index_dir, "serve", port=port))
+        # RAG_ANSWERER=local: the llama.cpp server starts now, is restarted if it dies, stops with us.
+        settings = held.enter_context(local_llm(settings))
         embedder = build_embedder(settings)
         prepare_index(settings, embedder)
         engine = build_engine(settings, embedder=embedder, lazy=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from llama_index.core.llms import LLM
 
+from eval.answerability import answerability_report, scorer
 from eval.dataset import DEFAULT_DATASET, DEFAULT_PAIRS, GroundingPair, Question, load_pairs, load_questions
 from eval.gate import DEFAULT_THRESHOLDS, Thresholds, breaches, load_thresholds
 from eval.parts import gated_part, mark_parts, parts
@@ -41,7 +42,9 @@ class Outcome:
 
 
 def prepare(
-    dataset: Path | None = None, thresholds: Path | None = None, pairs: Path | None = None,
+    dataset: Path | None = None,
+    thresholds: Path | None = None,
+    pairs: Path | None = None,
 ) -> EvalInputs:
     """Load and validate the question set, the labelled grounding pairs and the thresholds."""
     dataset = dataset or DEFAULT_DATASET
@@ -54,7 +57,11 @@ def prepare(
 
 
 def evaluate(
-    engine: Engine, inputs: EvalInputs, output: Path = DEFAULT_OUTPUT, *, corpus: Corpus,
+    engine: Engine,
+    inputs: EvalInputs,
+    output: Path = DEFAULT_OUTPUT,
+    *,
+    corpus: Corpus,
     judge: LLM | None = None,
 ) -> Outcome:
     """Run the eval (answers checked against the articles of `corpus`), write the report into
@@ -62,6 +69,9 @@ def evaluate(
     its verdicts, which the thresholds never read. When the questions have parts, every figure is
     given per part and the thresholds read the test part only."""
     run = run_eval(engine, inputs.questions, inputs.pairs, corpus=corpus)
+    extractive = scorer(engine)
+    if extractive is not None:  # the curve of its refusal decision, dev and test
+        run.answerability = answerability_report(engine, inputs.questions, extractive.refusal_threshold)
     if judge is not None:
         from eval.judge import judge_run
 

@@ -12,9 +12,19 @@ from eval.dataset import DatasetError
 
 DEFAULT_THRESHOLDS = Path(__file__).resolve().parent / "thresholds.json"
 METRICS = (
-    "answer_correct_rate", "citation_validity", "citation_precision", "citation_recall",
-    "refusal_rate_unanswerable", "false_refusal_rate", "grounded_sentence_rate", "hit_at_k",
-    "recall_at_k", "mrr", "latency_ms_p50", "latency_ms_p95", "grounding_checker_accuracy",
+    "answer_correct_rate",
+    "citation_validity",
+    "citation_precision",
+    "citation_recall",
+    "refusal_rate_unanswerable",
+    "false_refusal_rate",
+    "grounded_sentence_rate",
+    "hit_at_k",
+    "recall_at_k",
+    "mrr",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "grounding_checker_accuracy",
 )
 
 

@@ -31,7 +31,8 @@ NO = frozenset({"non", "no", "faux", "false", "incorrect"})
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: "**OUI**" and "_Non_" are words too
 # The first number of the reply, and an optional "/N" or "sur N" after it.
 _SCORE = re.compile(
-    r"(?<![\w.,])(\d+(?:[.,]\d+)?)(?:\s*(?:/|sur\b|out of\b)\s*(\d+(?:[.,]\d+)?))?", re.IGNORECASE,
+    r"(?<![\w.,])(\d+(?:[.,]\d+)?)(?:\s*(?:/|sur\b|out of\b)\s*(\d+(?:[.,]\d+)?))?",
+    re.IGNORECASE,
 )
 
 FAITHFULNESS_PROMPT = (
@@ -99,8 +100,12 @@ class FaithfulnessJudge(BaseEvaluator):
         raw = (await self._llm.acomplete(prompt)).text
         verdict = parse_verdict(raw)
         return EvaluationResult(
-            query=query, contexts=contexts, response=response, passing=verdict,
-            score=None if verdict is None else float(verdict), feedback=raw,
+            query=query,
+            contexts=contexts,
+            response=response,
+            passing=verdict,
+            score=None if verdict is None else float(verdict),
+            feedback=raw,
             invalid_result=verdict is None,
             invalid_reason="the reply holds no OUI/NON (yes/no)" if verdict is None else None,
         )
@@ -123,13 +128,17 @@ async def _faithfulness(judge: FaithfulnessJudge, answer: Answer) -> tuple[bool 
 
 
 async def _correctness(
-    judge: CorrectnessEvaluator, question: Question, answer: Answer,
+    judge: CorrectnessEvaluator,
+    question: Question,
+    answer: Answer,
 ) -> tuple[float | None, str | None]:
     if not question.reference.strip():
         return None, None
     try:
         result = await judge.aevaluate(
-            query=question.question, response=strip_markers(answer.answer), reference=question.reference,
+            query=question.question,
+            response=strip_markers(answer.answer),
+            reference=question.reference,
         )
     except Exception as exc:  # any failure of the judge LLM is a missing score, recorded
         log.warning("correctness judge failed: %s", exc)
@@ -152,10 +161,16 @@ async def _judge_all(run: EvalRun, questions: Sequence[Question], llm: LLM) -> l
     for result, answer in tqdm(pairs, desc="judge", disable=not sys.stderr.isatty()):
         faithful, feedback = await _faithfulness(faithfulness, answer)
         score, reasoning = await _correctness(correctness, by_id[result.id], answer)
-        rows.append({
-            "id": result.id, "question": result.question, "faithful": faithful, "feedback": feedback,
-            "correctness": score, "correctness_feedback": reasoning,
-        })
+        rows.append(
+            {
+                "id": result.id,
+                "question": result.question,
+                "faithful": faithful,
+                "feedback": feedback,
+                "correctness": score,
+                "correctness_feedback": reasoning,
+            }
+        )
     return rows
 
 

@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.answerability import curve_chart, curve_markdown
 from eval.chart import chart, shown
 from eval.gate import METRICS, Breach, Thresholds
 from eval.metrics import QuestionResult
 from eval.parts import Part, gated_part, parts
 from eval.runner import EvalRun
+from eval.sentences import llm_sentences_markdown
 
 
 def bound_of(metric: str, thresholds: Thresholds) -> str:
@@ -63,9 +65,11 @@ def report_data(
             "accuracy": round(run.checker.accuracy, 4),
             "by_kind": run.checker.by_kind,
             "misses": run.checker.misses,
+            "llm_sentences": run.checker.llm_sentences,
         },
         "questions": [{**r.to_dict(), "split": split_of[r.id]} for r in run.results],
         **({"judge": run.judge} if run.judge is not None else {}),
+        **({"answerability": run.answerability} if run.answerability is not None else {}),
     }
 
 
@@ -171,6 +175,9 @@ def markdown(run: EvalRun, thresholds: Thresholds, failed: Sequence[Breach], dat
             f"- {miss['id']} ({miss['kind']}, labelled {expected}): {miss['sentence']} "
             f"— {'; '.join(miss['reasons']) or 'no objection'}"
         )
+    lines += llm_sentences_markdown(run.checker.llm_sentences)
+    if run.answerability is not None:
+        lines += ["", *curve_markdown(run.answerability)]
     if run.judge is not None:
         lines += ["", *judge_markdown(run.judge)]
     passed = [(part, r) for part in found for r in part.run.results if r.passed]
@@ -198,6 +205,9 @@ def write_report(
     paths["json"].write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     paths["markdown"].write_text(markdown(run, thresholds, failed, dataset), encoding="utf-8")
     chart(run, thresholds, paths["chart"])
+    if run.answerability is not None:
+        paths["answerability"] = output / "answerability.png"
+        curve_chart(run.answerability, paths["answerability"])
     return paths
 
 

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from eval.dataset import DatasetError, GroundingPair, Question
 from eval.metrics import QuestionResult, Source, score_question, sentence_evidence, summarize
+from eval.sentences import load_llm_sentences, score_sentences, sentence_summary
 from rag.corpus import Corpus
 from rag.engine import Engine
 from rag.errors import CorpusError, InvalidQuestionError
@@ -30,6 +31,7 @@ class CheckerResult:
     accuracy: float
     by_kind: dict[str, float]
     misses: list[dict[str, Any]] = field(default_factory=list)
+    llm_sentences: dict[str, dict[str, Any]] = field(default_factory=dict)  # per part: eval.sentences
 
 
 @dataclass
@@ -43,6 +45,7 @@ class EvalRun:
     info: dict[str, Any]
     answers: list[Answer] = field(default_factory=list)
     judge: dict[str, Any] | None = None
+    answerability: dict[str, Any] | None = None  # eval.answerability: the refusal decision's curve
 
 
 def corpus_source(corpus: Corpus) -> Source:
@@ -89,10 +92,16 @@ def check_checker(checker: GroundingChecker, pairs: Sequence[GroundingPair]) -> 
         right = verdict.supported == pair.supported
         totals[pair.kind or "unlabelled"].append(right)
         if not right:
-            misses.append({
-                "id": pair.id, "kind": pair.kind, "sentence": pair.sentence, "expected": pair.supported,
-                "score": verdict.score, "reasons": verdict.reasons,
-            })
+            misses.append(
+                {
+                    "id": pair.id,
+                    "kind": pair.kind,
+                    "sentence": pair.sentence,
+                    "expected": pair.supported,
+                    "score": verdict.score,
+                    "reasons": verdict.reasons,
+                }
+            )
     flat = [ok for oks in totals.values() for ok in oks]
     return CheckerResult(
         accuracy=sum(flat) / len(flat) if flat else 0.0,
@@ -102,7 +111,11 @@ def check_checker(checker: GroundingChecker, pairs: Sequence[GroundingPair]) -> 
 
 
 def run_eval(
-    engine: Engine, questions: Sequence[Question], pairs: Sequence[GroundingPair], *, corpus: Corpus,
+    engine: Engine,
+    questions: Sequence[Question],
+    pairs: Sequence[GroundingPair],
+    *,
+    corpus: Corpus,
 ) -> EvalRun:
     """Ask all questions first, then score: the checker's embeddings then never share the
     embedder's cache with the timed calls."""
@@ -111,7 +124,8 @@ def run_eval(
     checker = build_checker(engine)
     source = corpus_source(corpus)
     checker.prime(
-        (sentence.text, passages) for answer, _ in answered
+        (sentence.text, passages)
+        for answer, _ in answered
         for sentence, passages, _ in sentence_evidence(answer, source)
     )
     results = [
@@ -119,7 +133,13 @@ def run_eval(
         for question, (answer, latency) in zip(questions, answered, strict=True)
     ]
     checked = check_checker(checker, pairs)
-    summary = {**summarize(results), "grounding_checker_accuracy": checked.accuracy}
+    sentences = score_sentences(checker, load_llm_sentences())
+    checked.llm_sentences = {part: scores.to_dict() for part, scores in sentences.items()}
+    summary = {
+        **summarize(results),
+        "grounding_checker_accuracy": checked.accuracy,
+        **sentence_summary(sentences),
+    }
     info = {
         "answerer": engine.answerer.name,
         "embed_model": engine.embedder.name,

@@ -116,6 +116,10 @@ def place(article: Article, start: int, end: int) -> dict[str, MetaValue]:
         found["page"] = pages[0]
         if pages[-1] != pages[0]:
             found["page_end"] = pages[-1]
+            # Where each later page starts, so a quote inside the chunk is cited with its own page.
+            found["page_starts"] = ";".join(
+                f"{page}@{p_start}" for page, p_start, _ in article.pages if start < p_start < end
+            )
     heading = [name for offset, name in article.sections if offset <= start]
     if heading:
         found["section"] = heading[-1]

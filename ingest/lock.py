@@ -55,7 +55,9 @@ def _held(index_dir: Path, name: str, record: str, refusal: Callable[[str], str]
 def index_lock(index_dir: Path) -> AbstractContextManager[None]:
     """Hold the ingest lock for the duration of the block, or fail at once if another holds it."""
     return _held(
-        index_dir, LOCK_NAME, str(os.getpid()),
+        index_dir,
+        LOCK_NAME,
+        str(os.getpid()),
         lambda holder: (
             f"Another ingest is running on this index (pid {holder or 'another process'}). "
             "Wait for it to finish, then run `rag ingest` again."
@@ -68,20 +70,26 @@ def _refusal(holder: dict[str, Any], role: str) -> str:
     if holder.get("role") == "serve":
         port = holder.get("port", "PORT")
         if role == "serve":
-            return (f"Another `rag serve` (pid {pid}, port {port}) already serves this index: use it, "
-                    "or stop it first.")
+            return (
+                f"Another `rag serve` (pid {pid}, port {port}) already serves this index: use it, "
+                "or stop it first."
+            )
         return (
             f"A `rag serve` (pid {pid}, port {port}) has this index open, and an embedded index has one "
             "writer at a time. Add articles through the server: `curl -X POST "
-            f"http://127.0.0.1:{port}/v1/ingest -H \"Authorization: Bearer $RAG_ADMIN_KEY\"` (the server "
+            f'http://127.0.0.1:{port}/v1/ingest -H "Authorization: Bearer $RAG_ADMIN_KEY"` (the server '
             "needs RAG_ADMIN_KEY), or stop the server and run `rag ingest` again. With a Chroma server "
             "(RAG_CHROMA_HOST), ingest and serve may run together."
         )
     if role == "serve":
-        return (f"A `rag ingest` (pid {pid}) is writing this index: wait for it to finish, then start "
-                "`rag serve` again.")
-    return (f"Another ingest is running on this index (pid {pid}). Wait for it to finish, then run "
-            "`rag ingest` again.")
+        return (
+            f"A `rag ingest` (pid {pid}) is writing this index: wait for it to finish, then start "
+            "`rag serve` again."
+        )
+    return (
+        f"Another ingest is running on this index (pid {pid}). Wait for it to finish, then run "
+        "`rag ingest` again."
+    )
 
 
 def writer_lock(index_dir: Path, role: str, **details: Any) -> AbstractContextManager[None]:

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 
 from ingest.lock import index_lock
 from ingest.plan import source_file
-from rag.compose import open_chunk_store
+from rag.compose import build_document_texts, open_chunk_store
 from rag.corpus import is_inside
-from rag.documents import DocumentTexts, documents_dir
+from rag.documents import DocumentNotFoundError, PartOfDumpError
 from rag.engine import store_errors
-from rag.errors import CorpusError
 from rag.settings import Settings
 from vectorstore import Store
 
@@ -30,8 +29,9 @@ class RemoveReport:
 
 def remove_documents(settings: Settings, ids: Sequence[str], *, store: Store | None = None) -> RemoveReport:
     """Delete the documents `ids` (or dumps, by their file name) from the corpus and the index, under
-    the ingest lock; CorpusError, and nothing deleted, when one is unknown or is a dump's article."""
-    texts = DocumentTexts(documents_dir(settings.index_dir, settings.collection))
+    the ingest lock. Nothing is deleted when one is unknown (DocumentNotFoundError) or is an article
+    of a dump (PartOfDumpError)."""
+    texts = build_document_texts(settings)
     with index_lock(settings.index_dir), store_errors():
         store = store or open_chunk_store(settings)
         chunks: dict[str, list[str]] = defaultdict(list)  # source file -> chunk ids
@@ -46,10 +46,10 @@ def remove_documents(settings: Settings, ids: Sequence[str], *, store: Store | N
         for doc_id in dict.fromkeys(ids):
             found = owner.get(doc_id) or (doc_id if doc_id in chunks else None)
             if found is None:
-                raise CorpusError(f"No document {doc_id!r} in the index.")
+                raise DocumentNotFoundError(f"No document {doc_id!r} in the index.")
             path = found
             if path != doc_id:
-                raise CorpusError(
+                raise PartOfDumpError(
                     f"{doc_id!r} is one article of the dump {path!r}: remove its line from that file "
                     f"and run the ingest again, or remove the whole dump ({path!r})."
                 )

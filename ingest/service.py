@@ -8,12 +8,12 @@ from pathlib import Path
 from ingest.chunker import Chunker
 from ingest.lock import index_lock
 from ingest.sync import SyncReport, sync_corpus
-from rag.compose import build_embedder, drop_chunk_store, open_chunk_store
-from rag.documents import DocumentTexts, documents_dir
+from rag.compose import build_document_texts, build_embedder, drop_chunk_store, open_chunk_store
 from rag.embedding import Embedder
 from rag.engine import store_errors
 from rag.progress import IngestProgress
 from rag.settings import Settings
+from rag.telemetry.metrics import counted_ingest
 from vectorstore import Store
 
 
@@ -26,6 +26,7 @@ def make_chunker(settings: Settings, embedder: Embedder) -> Chunker:
     )
 
 
+@counted_ingest
 def run_ingest(
     settings: Settings,
     *,
@@ -41,7 +42,7 @@ def run_ingest(
     each document is stored beside the index, where citations and the source view read it."""
     embedder = embedder or build_embedder(settings)
     chunker = make_chunker(settings, embedder)
-    texts = DocumentTexts(documents_dir(settings.index_dir, settings.collection))
+    texts = build_document_texts(settings)
     with index_lock(settings.index_dir), store_errors():
         if store is None:
             if rebuild:

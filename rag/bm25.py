@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -111,14 +111,24 @@ class Bm25Index:
         index = self.vocab.get(term)
         return int(self._df[index]) if index is not None and index < len(self._df) else 0
 
-    def search(self, query: str, k: int, files: Sequence[str] | None = None) -> list[tuple[int, float]]:
-        """Top-k (row, score) pairs with a positive score."""
+    def search(
+        self,
+        query: str,
+        k: int,
+        files: Sequence[str] | None = None,
+        allowed: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> list[tuple[int, float]]:
+        """Top-k (row, score) pairs with a positive score, among the chunks of `files` whose
+        metadata `allowed` lets through (the dense side's metadata filter, applied here too)."""
         if not self.ids:
             return []
         query_tokens = [t for t in tokens(query) if t in self.vocab]
         if not query_tokens:
             return []
         mask = np.isin(self.files, list(files)).astype(np.float32) if files else None
+        if allowed is not None:
+            kept = np.fromiter((allowed(m) for m in self.metas), dtype=np.float32, count=len(self.metas))
+            mask = kept if mask is None else mask * kept
         scores = self.retriever.get_scores(query_tokens, weight_mask=mask)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]

@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from rag.answering import Answerer
+from rag.answering.answerability import load_model
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.corpus import Corpus
+from rag.documents import DocumentTexts, documents_dir
 from rag.embedding import Embedder
 from rag.engine import Engine, store_errors
+from rag.history import HistoryStore
 from rag.limits import Limits, ServerConfig
 from rag.retrieval import HybridRetriever
 from rag.settings import Settings
@@ -50,7 +53,9 @@ def drop_chunk_store(settings: Settings) -> None:
 def build_answerer(settings: Settings) -> Answerer:
     """The extractive answerer, or a generative one that falls back on it when its LLM fails."""
     extractive = ExtractiveAnswerer(
-        refusal_threshold=settings.refusal_threshold, max_sentences=settings.max_answer_sentences
+        model=load_model(settings.embed_model),
+        refusal_threshold=settings.refusal_threshold,
+        max_sentences=settings.max_answer_sentences,
     )
     if settings.answerer == "extractive":
         return extractive
@@ -66,6 +71,10 @@ def build_answerer(settings: Settings) -> Answerer:
             failures=settings.llm_breaker_failures, reset_after_s=settings.llm_breaker_reset_s
         ),
         drop_unsupported=settings.unsupported == "drop",
+        prompt=settings.llm_prompt,
+        evidence_sentences=settings.llm_evidence_sentences,
+        override_evidence=settings.llm_override_evidence,
+        answer_floor=settings.llm_answer_floor,
     )
 
 
@@ -79,8 +88,13 @@ def build_limits(settings: Settings) -> Limits:
     )
 
 
+def build_document_texts(settings: Settings) -> DocumentTexts:
+    """The documents' texts and metadata, stored by ingest beside the index."""
+    return DocumentTexts(documents_dir(settings.index_dir, settings.collection))
+
+
 def build_corpus(settings: Settings) -> Corpus:
-    return Corpus(settings.corpus_dir)
+    return Corpus(settings.corpus_dir, build_document_texts(settings))
 
 
 def build_server_config(settings: Settings) -> ServerConfig:
@@ -96,7 +110,25 @@ def build_server_config(settings: Settings) -> ServerConfig:
         max_upload_bytes=settings.max_upload_bytes,
         max_connections=settings.max_connections,
         cors_origins=tuple(settings.cors_origins),
+        log_questions=settings.log_questions,
     )
+
+
+def history_url(settings: Settings) -> str:
+    """The database of saved conversations: RAG_HISTORY_URL, or a SQLite file in the index directory."""
+    url = settings.history_url.get_secret_value()
+    return url or f"sqlite:///{(settings.index_dir / 'history.db').resolve()}"
+
+
+def open_history(settings: Settings) -> HistoryStore:
+    """The conversation store of the settings, whether or not the service saves into it (the
+    `rag feedback` commands read what was saved)."""
+    return HistoryStore(history_url(settings))
+
+
+def build_history(settings: Settings) -> HistoryStore | None:
+    """The conversation store the service saves into; None when RAG_SAVE_CONVERSATIONS is off."""
+    return open_history(settings) if settings.save_conversations else None
 
 
 def build_engine(
@@ -123,10 +155,14 @@ def build_engine(
 __all__ = [
     "build_answerer",
     "build_corpus",
+    "build_document_texts",
     "build_embedder",
     "build_engine",
+    "build_history",
     "build_limits",
     "build_server_config",
     "drop_chunk_store",
+    "history_url",
     "open_chunk_store",
+    "open_history",
 ]

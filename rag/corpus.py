@@ -1,14 +1,17 @@
-"""Reading corpus files as the index sees them (UTF-8 with cp1252/latin-1 fallback, BOM and CRLF
-handled), resolving a file name safely inside the corpus, and `Corpus`, what front ends read."""
+"""Reading corpus text files as the index sees them (UTF-8 with cp1252/latin-1 fallback, BOM and CRLF
+handled), resolving a file name safely inside the corpus, and `Corpus`, what front ends read: the
+documents as ingest stored them (text, metadata, pages), the one text citations' spans refer to."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.documents import DocumentTexts, StoredDocument
 from rag.errors import CorpusError
 
 EXTENSIONS = (".txt", ".md")
+"""Text files, which a front end may read as they are when ingest has not stored them (yet)."""
 TITLE_CHARS = 160
 
 
@@ -79,11 +82,25 @@ def corpus_file(corpus: Path, name: str) -> Path:
 
 @dataclass(frozen=True)
 class Corpus:
-    """The corpus directory as the front ends read it: the text and title of one article."""
+    """The documents as the front ends read them: stored by ingest beside the index (`texts`), or,
+    for a text file of the corpus directory not stored yet, the file as it is."""
 
     root: Path
+    texts: DocumentTexts | None = None
+
+    def document(self, name: str) -> StoredDocument:
+        """The document `name` (an id as citations give it); CorpusError if there is none."""
+        found = self.texts.get(name) if self.texts is not None else None
+        if found is not None:
+            return found
+        text = read_text(corpus_file(self.root, name))
+        return StoredDocument(id=name, path=name, kind="text", title=title_of(text), text=text, sha="")
 
     def source(self, name: str) -> tuple[str, str]:
-        """Text and title of a corpus file, only if it is a file of the corpus (CorpusError if not)."""
-        text = read_text(corpus_file(self.root, name))
-        return text, title_of(text)
+        """Text and title of a document (CorpusError if there is none)."""
+        document = self.document(name)
+        return document.text, document.title
+
+    def documents(self) -> list[StoredDocument]:
+        """Every stored document, by id."""
+        return list(self.texts) if self.texts is not None else []

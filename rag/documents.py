@@ -15,9 +15,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.errors import StoreUnavailableError
+from rag.errors import CorpusError, StoreUnavailableError
 
 MetaValue = str | int | float | bool
+
+
+class DocumentNotFoundError(CorpusError):
+    """No document of that id in the index."""
+
+
+class PartOfDumpError(CorpusError):
+    """The document is one article of a dump: it goes with its whole file."""
 
 
 @dataclass

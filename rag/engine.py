@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rag.answering import Answerer, Draft, Evidence
-from rag.citations import compose
+from rag.citations import compose, with_metadata
 from rag.conversation import Message
 from rag.embedding import Embedder
 from rag.errors import (
@@ -19,10 +19,13 @@ from rag.errors import (
     StoreUnavailableError,
 )
 from rag.events import CitationEvent, DeltaEvent, DoneEvent, Event, RetrievalEvent
+from rag.filters import DocumentFilter
 from rag.guard import bound_draft, clean_passage, neutralize
 from rag.limits import Limits
 from rag.markers import marked_pieces
 from rag.retrieval import HybridRetriever
+from rag.telemetry.metrics import record_answer
+from rag.telemetry.tracing import Span, describe, detached_span, span, steps, traced, within
 from rag.types import Answer, Passage
 from vectorstore import Store, StoreMismatch, StoreMissing, StoreUnavailable
 
@@ -50,6 +53,7 @@ class _Query:
     files: Sequence[str] | None = None
     asked: str | None = None
     standalone: str | None = None
+    restrict: DocumentFilter | None = None
 
 
 class Engine:
@@ -101,6 +105,7 @@ class Engine:
             raise InvalidQuestionError("The conversation has no user message to answer.")
 
     # -- retrieval --------------------------------------------------------------------------
+    @traced("retrieve")
     def retrieve(
         self,
         question: str,
@@ -108,19 +113,23 @@ class Engine:
         files: Sequence[str] | None = None,
         *,
         also: str | None = None,
+        restrict: DocumentFilter | None = None,
     ) -> tuple[list[Passage], Evidence, dict[str, float]]:
-        """Passages for a question (and, fused with them, for `also`: a follow-up's literal text)."""
+        """Passages for a question (and, fused with them, for `also`: a follow-up's literal text),
+        from the documents `restrict` lets through (a date range, sources)."""
         question, k = self.check_question(question, top_k)
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        vector = self.embedder.embed_query([question])[0]
+        with span("embed"):
+            vector = self.embedder.embed_query([question])[0]
         timings["embed"] = (time.perf_counter() - started) * 1000
         with store_errors():
             if self.store.count() == 0:
                 raise IndexNotReadyError("The index is empty: run `rag ingest` first.")
-            passages = self.retriever.retrieve(question, vector, k, files=files)
+            passages = self.retriever.retrieve(question, vector, k, files=files, restrict=restrict)
             if also and also.strip() != question:
-                literal = self.retriever.retrieve(also, self.embedder.embed_query([also])[0], k, files=files)
+                also_vector = self.embedder.embed_query([also])[0]
+                literal = self.retriever.retrieve(also, also_vector, k, files=files, restrict=restrict)
                 passages = interleave(passages, literal, k)
             bm25 = self.retriever.bm25()
         # Articles are untrusted: what speaks to a model, hides text or would run never reaches one.
@@ -135,9 +144,11 @@ class Engine:
         *,
         top_k: int | None = None,
         files: Sequence[str] | None = None,
+        restrict: DocumentFilter | None = None,
     ) -> Answer:
-        """Answer a question from the articles, with numbered citations."""
-        return self._answer(_Query(question, top_k, files))
+        """Answer a question from the articles (those `restrict` lets through), with numbered citations."""
+        with span("question") as root:
+            return observed(root, self._answer(_Query(question, top_k, files, restrict=restrict)))
 
     def ask_stream(
         self,
@@ -145,49 +156,70 @@ class Engine:
         *,
         top_k: int | None = None,
         files: Sequence[str] | None = None,
+        restrict: DocumentFilter | None = None,
     ) -> Iterator[Event]:
         """Answer as a stream of events: retrieval, delta..., citation..., done (with the Answer)."""
-        yield from self._stream(_Query(question, top_k, files))
+        with detached_span("question") as root:
+            yield from self._stream(_Query(question, top_k, files, restrict=restrict), root)
 
-    def chat(self, messages: Sequence[Message], *, top_k: int | None = None) -> Answer:
+    def chat(
+        self, messages: Sequence[Message], *, top_k: int | None = None, restrict: DocumentFilter | None = None
+    ) -> Answer:
         """Answer the last user message of a conversation, searching a standalone question."""
-        return self._answer(self._conversation(messages, top_k))
+        with span("question") as root:
+            return observed(root, self._answer(self._conversation(messages, top_k, restrict)))
 
-    def chat_stream(self, messages: Sequence[Message], *, top_k: int | None = None) -> Iterator[Event]:
+    def chat_stream(
+        self, messages: Sequence[Message], *, top_k: int | None = None, restrict: DocumentFilter | None = None
+    ) -> Iterator[Event]:
         """Like `ask_stream`; the retrieval event also carries the standalone question."""
-        yield from self._stream(self._conversation(messages, top_k))
+        with detached_span("question") as root:
+            with within(root):
+                query = self._conversation(messages, top_k, restrict)
+            yield from self._stream(query, root)
 
-    def _conversation(self, messages: Sequence[Message], top_k: int | None) -> _Query:
+    def _conversation(
+        self, messages: Sequence[Message], top_k: int | None, restrict: DocumentFilter | None = None
+    ) -> _Query:
         self.check_conversation(messages)
-        standalone = self.answerer.condense(messages)
+        with span("condense"):
+            standalone = self.answerer.condense(messages)
         last = next(m.content for m in reversed(messages) if m.role == "user")
-        return _Query(standalone, top_k, asked=last, standalone=standalone)
+        return _Query(standalone, top_k, asked=last, standalone=standalone, restrict=restrict)
 
     def _answer(self, query: _Query) -> Answer:
         started = time.perf_counter()
-        passages, evidence, timings = self.retrieve(query.text, query.top_k, query.files, also=query.asked)
+        passages, evidence, timings = self.retrieve(
+            query.text, query.top_k, query.files, also=query.asked, restrict=query.restrict
+        )
         answered = time.perf_counter()
-        draft = self.answerer.answer(query.text.strip(), passages, evidence)
+        with span("answer"):
+            draft = self.answerer.answer(query.text.strip(), passages, evidence)
         return self._finish(query, draft, passages, timings, answered, started)
 
-    def _stream(self, query: _Query) -> Iterator[Event]:
+    def _stream(self, query: _Query, root: Span) -> Iterator[Event]:
+        # Each step may run in another thread: spans are entered per step, never across a yield.
         started = time.perf_counter()
-        passages, evidence, timings = self.retrieve(query.text, query.top_k, query.files, also=query.asked)
+        with within(root):
+            passages, evidence, timings = self.retrieve(
+                query.text, query.top_k, query.files, also=query.asked, restrict=query.restrict
+            )
         yield RetrievalEvent(tuple(passages), standalone_question=query.standalone)
         answered = time.perf_counter()
         draft: Draft | None = None
         streamed, sent, limit = False, 0, self.limits.max_answer_chars
-        for item in self.answerer.stream(query.text.strip(), passages, evidence):
-            if isinstance(item, str):
-                streamed = True
-                if sent < limit:  # the rest is cut from the final answer too
-                    item = neutralize(item[: limit - sent])
-                    sent += len(item)
-                    yield DeltaEvent(item)
-            else:
-                draft = item
+        with detached_span("answer", parent=root) as answering:
+            for item in steps(self.answerer.stream(query.text.strip(), passages, evidence), answering):
+                if isinstance(item, str):
+                    streamed = True
+                    if sent < limit:  # the rest is cut from the final answer too
+                        item = neutralize(item[: limit - sent])
+                        sent += len(item)
+                        yield DeltaEvent(item)
+                else:
+                    draft = item
         assert draft is not None, "an answerer's stream must end with its Draft"
-        answer = self._finish(query, draft, passages, timings, answered, started)
+        answer = observed(root, self._finish(query, draft, passages, timings, answered, started))
         if not streamed:
             # Extractive (or degraded) answers exist whole at once: stream them sentence by sentence.
             for i, piece in enumerate(marked_pieces(answer.answer)):
@@ -206,6 +238,7 @@ class Engine:
         started: float,
     ) -> Answer:
         text, citations, sentences = compose(bound_draft(draft, self.limits.max_answer_chars))
+        citations = with_metadata(citations, passages)
         now = time.perf_counter()
         timings = {**timings, "answer": (now - answered) * 1000, "total": (now - started) * 1000}
         return Answer(
@@ -222,6 +255,13 @@ class Engine:
             degraded=draft.degraded_reason is not None,
             degraded_reason=draft.degraded_reason,
         )
+
+
+def observed(root: Span, answer: Answer) -> Answer:
+    """The answer, counted in the metrics and described on its question's span."""
+    record_answer(answer)
+    describe(root, answer)
+    return answer
 
 
 def interleave(first: list[Passage], second: list[Passage], k: int) -> list[Passage]:

@@ -26,7 +26,6 @@ class DocumentFilter:
     date_from: date | None = None
     date_to: date | None = None
     sources: tuple[str, ...] = ()
-    files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.date_from and self.date_to and self.date_from > self.date_to:
@@ -40,14 +39,15 @@ class DocumentFilter:
         *,
         date_from: date | None = None,
         date_to: date | None = None,
-        sources: Sequence[str] = (),
-        files: Sequence[str] = (),
-    ) -> DocumentFilter:
-        clean = tuple(dict.fromkeys(s.strip() for s in sources if s and s.strip()))
-        return cls(date_from, date_to, clean, tuple(dict.fromkeys(files)))
+        sources: Sequence[str] | None = (),
+    ) -> DocumentFilter | None:
+        """The filter, or None when it lets everything through."""
+        clean = tuple(dict.fromkeys(s.strip() for s in sources or () if s and s.strip()))
+        found = cls(date_from, date_to, clean)
+        return found if found else None
 
     def __bool__(self) -> bool:
-        return bool(self.date_from or self.date_to or self.sources or self.files)
+        return bool(self.date_from or self.date_to or self.sources)
 
     def where(self) -> dict[str, Any] | None:
         """The Chroma `where` clause (None when nothing is filtered)."""
@@ -58,8 +58,6 @@ class DocumentFilter:
             clauses.append({"day": {"$lte": day_number(self.date_to)}})
         if self.sources:
             clauses.append({"source": {"$in": list(self.sources)}})
-        if self.files:
-            clauses.append({"file": {"$in": list(self.files)}})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -74,6 +72,4 @@ class DocumentFilter:
                 return False
             if self.date_to and day > day_number(self.date_to):
                 return False
-        if self.sources and meta.get("source") not in self.sources:
-            return False
-        return not self.files or meta.get("file") in self.files
+        return not self.sources or meta.get("source") in self.sources

@@ -32,6 +32,7 @@ class ServerConfig:
     max_upload_bytes: int
     max_connections: int
     cors_origins: tuple[str, ...] = ()
+    log_questions: bool = False  # the request log may carry the question's text
 
     @property
     def login_keys(self) -> list[str]:

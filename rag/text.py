@@ -68,7 +68,8 @@ def _language_words() -> tuple[frozenset[str], frozenset[str]]:
 def looks_english(text: str) -> bool:
     """More English function words than French ones: the question is probably in English."""
     english, french = _language_words()
-    folded = [fold(w) for w in words(text)]
+    # One letter is no clue: the « s » of « OpenAI's » is not the French « s' ».
+    folded = [fold(w) for w in words(text) if len(w) > 1]
     return sum(w in english for w in folded) > sum(w in french for w in folded)
 
 

@@ -34,6 +34,20 @@ class Passage:
         float | None, Field(description="Cosine similarity to the question, if dense search found it.")
     ] = None
     lexical: Annotated[float | None, Field(description="BM25 score, if BM25 found it.")] = None
+    date: Annotated[str | None, Field(description="The document's date (YYYY-MM-DD), if known.")] = None
+    author: Annotated[str | None, Field(description="The document's author, if known.")] = None
+    source: Annotated[str | None, Field(description="The site or paper it comes from, if known.")] = None
+    url: Annotated[str | None, Field(description="Where the document was published, if known.")] = None
+    page: Annotated[int | None, Field(description="PDF page the passage starts on.")] = None
+    page_starts: Annotated[tuple[tuple[int, int], ...], Field(exclude=True)] = ()  # (page, offset) inside
+
+    def page_at(self, offset: int) -> int | None:
+        """The PDF page holding character `offset` of the document, if it lies in this passage."""
+        page = self.page
+        for number, start in self.page_starts:
+            if start <= offset:
+                page = number
+        return page
 
     def to_dict(self) -> dict[str, Any]:
         return dict(_PASSAGE.dump_python(self, mode="json"))
@@ -51,6 +65,11 @@ class Citation:
     char_start: int
     char_end: int
     score: float
+    date: Annotated[str | None, Field(description="The document's date (YYYY-MM-DD), if known.")] = None
+    author: Annotated[str | None, Field(description="The document's author, if known.")] = None
+    source: Annotated[str | None, Field(description="The site or paper it comes from, if known.")] = None
+    url: Annotated[str | None, Field(description="Where the document was published, if known.")] = None
+    page: Annotated[int | None, Field(description="PDF page the quote starts on.")] = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(_CITATION.dump_python(self, mode="json"))
@@ -83,9 +102,10 @@ class Answer:
         str,
         Field(
             description="What produced the answer: `extractive` (quoted evidence), `llm` (the LLM's "
-            "verified answer), `extractive_over_llm_refusal` (the LLM declined, the evidence was "
-            "strong), `extractive_over_unsupported_llm` (the LLM's key claim failed verification), "
-            "`llm_refused` or `llm_unsupported` (a refusal)."
+            "verified answer), `llm_with_evidence` (that answer, then the quoted evidence), "
+            "`extractive_over_llm_refusal` (the LLM declined, the evidence was strong), "
+            "`extractive_over_unsupported_llm` (the LLM's key claim failed verification), "
+            "`llm_refused`, `llm_unsupported` or `refused_weak_evidence` (a refusal)."
         ),
     ] = "extractive"
     standalone_question: Annotated[
@@ -94,6 +114,14 @@ class Answer:
     ] = None
     degraded: bool = False
     degraded_reason: Annotated[str | None, Field(exclude_if=lambda r: not r)] = None
+    conversation_id: Annotated[
+        str | None,
+        Field(exclude_if=lambda i: i is None, description="The saved conversation (HTTP API, when saving)."),
+    ] = None
+    turn_id: Annotated[
+        str | None,
+        Field(exclude_if=lambda i: i is None, description="The saved answer, for `POST /v1/feedback`."),
+    ] = None
 
     @field_serializer("timings_ms")
     def _rounded(self, timings: dict[str, float]) -> dict[str, float]:

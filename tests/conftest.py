@@ -36,7 +36,9 @@ def embedder() -> Embedder:
 
 def make_settings(corpus: Path, index: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
-        "corpus_dir": corpus, "index_dir": index, "collection": f"t-{uuid.uuid4().hex[:12]}",
+        "corpus_dir": corpus,
+        "index_dir": index,
+        "collection": f"t-{uuid.uuid4().hex[:12]}",
         "_env_file": None,
     }
     values.update(overrides)
@@ -46,9 +48,16 @@ def make_settings(corpus: Path, index: Path, **overrides: object) -> Settings:
 def rag_env(settings: Settings, **extra: object) -> dict[str, str]:
     """The environment of a `rag` command run as another process on these settings' corpus and index
     (small batches and pages, so a test can catch it half way)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
-           "RAG_CORPUS_DIR": str(settings.corpus_dir), "RAG_INDEX_DIR": str(settings.index_dir),
-           "RAG_COLLECTION": settings.collection, "RAG_EMBED_BATCH_SIZE": "8", "RAG_INGEST_PAGE": "8"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "RAG_CORPUS_DIR": str(settings.corpus_dir),
+        "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_COLLECTION": settings.collection,
+        "RAG_EMBED_BATCH_SIZE": "8",
+        "RAG_INGEST_PAGE": "8",
+    }
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

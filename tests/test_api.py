@@ -123,7 +123,9 @@ def test_ask__invalid_input_is_422(client: httpx.Client, body: Any, code: str) -
 
 def test_ask__malformed_json_is_422(client: httpx.Client) -> None:
     response = client.post(
-        "/v1/ask", content=b'{"question": "Pourquoi', headers={**AUTH, "Content-Type": "application/json"},
+        "/v1/ask",
+        content=b'{"question": "Pourquoi',
+        headers={**AUTH, "Content-Type": "application/json"},
     )
     assert "JSON" in assert_error(response, 422, "invalid_request")["message"]
 
@@ -200,8 +202,9 @@ def test_chat__concurrent_streams_all_complete(client: httpx.Client) -> None:
     import concurrent.futures
 
     def answer(_: int) -> str:
-        with client.stream("POST", "/v1/chat", json={"messages": FOLLOW_UP[:1], "stream": True},
-                           headers=AUTH) as r:
+        with client.stream(
+            "POST", "/v1/chat", json={"messages": FOLLOW_UP[:1], "stream": True}, headers=AUTH
+        ) as r:
             return str(list(sse_events(r))[-1][1]["answer"]["answer"])
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -245,10 +248,14 @@ def test_errors__unknown_route_and_wrong_method_are_json(client: httpx.Client) -
 
 
 def test_cors__closed_by_default_open_to_configured_origins(
-    client: httpx.Client, empty: httpx.Client,
+    client: httpx.Client,
+    empty: httpx.Client,
 ) -> None:
-    preflight = {"Origin": "http://app.example", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization,content-type"}
+    preflight = {
+        "Origin": "http://app.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
     assert "access-control-allow-origin" not in client.options("/v1/ask", headers=preflight).headers
     allowed = empty.options("/v1/ask", headers=preflight)
     assert allowed.status_code == 200
@@ -259,8 +266,16 @@ def test_cors__closed_by_default_open_to_configured_origins(
 
 def test_docs__openapi_lists_every_route(client: httpx.Client) -> None:
     paths = set(client.get("/openapi.json").json()["paths"])
-    assert paths >= {"/healthz", "/readyz", "/v1/ask", "/v1/chat", "/v1/chat/completions", "/v1/models",
-                     "/v1/sources/{file}", "/v1/ingest"}
+    assert paths >= {
+        "/healthz",
+        "/readyz",
+        "/v1/ask",
+        "/v1/chat",
+        "/v1/chat/completions",
+        "/v1/models",
+        "/v1/sources/{file}",
+        "/v1/ingest",
+    }
     assert client.get("/docs").status_code == 200
 
 

@@ -43,7 +43,11 @@ def site(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterat
     shutil.copytree(CORPUS, base / "corpus")
     (base / "secret.txt").write_text(SECRET, encoding="utf-8")
     settings = make_settings(
-        base / "corpus", base / "index", api_keys=[KEY], admin_key=ADMIN, max_upload_bytes=200_000,
+        base / "corpus",
+        base / "index",
+        api_keys=[KEY],
+        admin_key=ADMIN,
+        max_upload_bytes=200_000,
     )
     run_ingest(settings, embedder=embedder, progress=False)
     engine = build_engine(settings, embedder=embedder)
@@ -94,7 +98,8 @@ def test_sources__return_the_text_citations_point_into(site: tuple[httpx.Client,
     ],
 )
 def test_sources__anything_outside_the_corpus_is_a_json_404(
-    site: tuple[httpx.Client, Path], path: str,
+    site: tuple[httpx.Client, Path],
+    path: str,
 ) -> None:
     client, _ = site
     status, body = raw_get(str(client.base_url), path)
@@ -141,7 +146,9 @@ def test_ingest__upload_is_saved_indexed_and_answerable(site: tuple[httpx.Client
     ],
 )
 def test_ingest__unsafe_or_foreign_names_are_refused(
-    site: tuple[httpx.Client, Path], name: str, code: str,
+    site: tuple[httpx.Client, Path],
+    name: str,
+    code: str,
 ) -> None:
     client, corpus = site
     before = sorted(p.name for p in corpus.parent.rglob("*"))
@@ -152,8 +159,9 @@ def test_ingest__unsafe_or_foreign_names_are_refused(
 
 def test_ingest__binary_content_is_refused(site: tuple[httpx.Client, Path]) -> None:
     client, corpus = site
-    response = client.post("/v1/ingest", files=[("files", ("blob.txt", b"\x00\x01\x02" * 100))],
-                           headers=ADMIN_AUTH)
+    response = client.post(
+        "/v1/ingest", files=[("files", ("blob.txt", b"\x00\x01\x02" * 100))], headers=ADMIN_AUTH
+    )
     assert_error(response, 422, "invalid_file")
     assert not (corpus / "blob.txt").exists()
 
@@ -179,7 +187,9 @@ def test_ingest__while_another_ingest_runs_is_409(site: tuple[httpx.Client, Path
     [({}, 401), ({"Authorization": "Bearer nope"}, 401), (AUTH, 403)],
 )
 def test_ingest__needs_the_admin_key(
-    site: tuple[httpx.Client, Path], headers: dict[str, str], status: int,
+    site: tuple[httpx.Client, Path],
+    headers: dict[str, str],
+    status: int,
 ) -> None:
     client, corpus = site
     response = client.post("/v1/ingest", files=[("files", ("x.txt", ARTICLE.encode()))], headers=headers)
@@ -205,7 +215,9 @@ def test_errors__engine_failure_is_a_generic_json_error(tmp_path: Path, embedder
 
 # -- rag serve ------------------------------------------------------------------------------------
 def test_serve__refuses_a_public_address_without_keys(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from cli.main import main
 
@@ -256,11 +268,20 @@ def test_serve__command_ingests_then_serves_until_stopped(tmp_path: Path) -> Non
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_COLLECTION": "serve-test",
-           "HF_HUB_OFFLINE": "1", "RAG_API_KEYS": KEY}
+    env = {
+        **os.environ,
+        "RAG_INDEX_DIR": str(tmp_path / "index"),
+        "RAG_COLLECTION": "serve-test",
+        "HF_HUB_OFFLINE": "1",
+        "RAG_API_KEYS": KEY,
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline, ready = time.monotonic() + 180, None
@@ -271,8 +292,12 @@ def test_serve__command_ingests_then_serves_until_stopped(tmp_path: Path) -> Non
             except httpx.TransportError:
                 time.sleep(0.5)
         assert ready is not None and ready.status_code == 200, process.returncode
-        answer = httpx.post(f"http://127.0.0.1:{port}/v1/ask", headers=AUTH, timeout=60,
-                            json={"question": "Combien Amazon a-t-il investi dans Anthropic ?"})
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/ask",
+            headers=AUTH,
+            timeout=60,
+            json={"question": "Combien Amazon a-t-il investi dans Anthropic ?"},
+        )
         assert "4 milliards" in answer.json()["answer"]
     finally:
         process.send_signal(signal.SIGINT)

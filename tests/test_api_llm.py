@@ -10,6 +10,7 @@ import httpx
 import openai
 import pytest
 
+from rag.answering.arbiter import PATHS
 from rag.engine import Engine
 from rag.settings import Settings
 from tests.conftest import api_app
@@ -33,6 +34,7 @@ def stack(engine: Engine, engine_settings: Settings) -> Iterator[tuple[httpx.Cli
 
 
 def check_answer(data: dict) -> None:
+    assert data["path"] in PATHS  # which of the LLM and the quoted evidence answered
     numbers = [c["n"] for c in data["citations"]]
     assert numbers == list(range(1, len(numbers) + 1))
     for sentence in data["sentences"]:
@@ -48,8 +50,9 @@ def test_api_llm__ask_and_chat_return_verified_answers(stack: tuple) -> None:
     check_answer(ask.json())
     ready = client.get("/readyz").json()
     assert ready["llm"]["state"] == "up"
-    with client.stream("POST", "/v1/chat", json={"messages": [{"role": "user", "content": QUESTION}],
-                                                 "stream": True}) as response:
+    with client.stream(
+        "POST", "/v1/chat", json={"messages": [{"role": "user", "content": QUESTION}], "stream": True}
+    ) as response:
         events = list(sse_events(response))
     kinds = [kind for kind, _ in events]
     assert kinds[0] == "retrieval" and kinds[-1] == "done" and kinds.count("delta") > 1
@@ -65,9 +68,11 @@ def test_api_llm__openai_client_streams_tokens_then_citations(stack: tuple) -> N
     )
     assert completion.choices[0].message.content
     assert "citations" in (completion.model_extra or {})
-    chunks = list(client.chat.completions.create(
-        model="rag-fr-news", messages=[{"role": "user", "content": QUESTION}], stream=True
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model="rag-fr-news", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+    )
     assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) > 1
     assert "citations" in (chunks[-1].model_extra or {})
 
@@ -80,8 +85,9 @@ def test_api_llm__killed_llm_gives_degraded_answers_not_errors(stack: tuple) -> 
         assert response.status_code == 200
         data = response.json()
         assert data["degraded"] and data["degraded_reason"] and "4 milliards" in data["answer"]
-    with client.stream("POST", "/v1/chat", json={"messages": [{"role": "user", "content": QUESTION}],
-                                                 "stream": True}) as response:
+    with client.stream(
+        "POST", "/v1/chat", json={"messages": [{"role": "user", "content": QUESTION}], "stream": True}
+    ) as response:
         events = list(sse_events(response))
     assert events[-1][0] == "done"
     ready = client.get("/readyz")

@@ -8,7 +8,10 @@ import io
 import json
 import logging
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -21,8 +24,9 @@ from rag.embedding import Embedder
 from rag.engine import Engine
 from rag.settings import Settings
 from rag.telemetry.logs import REQUEST_LOG, json_formatter
-from tests.conftest import CORPUS, api_app, make_settings
-from tests.live_server import free_port, live_server, sse_events
+from tests.conftest import CORPUS, ROOT, api_app, make_settings, rag_env
+from tests.live_server import free_port, live_server, sse_events, stop_process, wait_ready
+from tests.otlp_receiver import otlp_receiver
 from tests.test_generative import generative
 
 pytestmark = pytest.mark.server
@@ -182,3 +186,56 @@ def test_metrics__a_dead_llm_counts_degraded_answers_and_shows_the_open_circuit(
     assert grown == 3
     assert value(after, "rag_llm_breaker_state", rag_llm_breaker_state="open") == 1
     assert value(after, "rag_llm_breaker_state", rag_llm_breaker_state="closed") == 0
+
+
+@pytest.mark.slow
+def test_serve__json_log_lines_saved_conversations_metrics_and_traces_end_to_end(
+    settings: Settings, stack: ExitStack
+) -> None:
+    """`rag serve` as an operator runs it: JSON lines on stderr, conversations in history.db beside
+    the index, metrics behind the key, traces exported over OTLP to a real receiver."""
+    port = free_port()
+    collector, received = stack.enter_context(otlp_receiver())
+    env = rag_env(
+        settings, RAG_API_KEYS=KEY, OTEL_EXPORTER_OTLP_ENDPOINT=collector, OTEL_BSP_SCHEDULE_DELAY="100"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(
+            process, lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200, 240, "rag serve"
+        )
+        answer = httpx.post(
+            f"{url}/v1/ask", json={"question": LEIKE}, headers={**AUTH, "X-Request-ID": "e2e-1"}, timeout=60
+        ).json()
+        listed = httpx.get(f"{url}/v1/conversations", headers=AUTH, timeout=10).json()
+        metrics = httpx.get(f"{url}/metrics", headers=AUTH, timeout=10)
+    finally:
+        stop_process(process)
+    assert [c["id"] for c in listed] == [answer["conversation_id"]]
+    assert (settings.index_dir / "history.db").is_file()
+    assert "rag_answers_total" in metrics.text
+    assert process.stderr is not None
+    lines = [
+        json.loads(line)
+        for line in process.stderr.read().decode("utf-8").splitlines()
+        if line.startswith("{")
+    ]
+    [asked] = [line for line in lines if line.get("request_id") == "e2e-1"]
+    assert asked["route"] == "/v1/ask" and asked["status"] == 200 and asked["logger"] == "rag.requests"
+    assert "question" not in asked and KEY not in json.dumps(lines)
+    assert set(received.paths) == {"/v1/traces"}
+    names = {name for service, name in received.spans if service == "rag-fr-news"}
+    assert {"question", "retrieve", "embed", "dense_search", "bm25", "fusion", "answer"} <= names
+
+
+@pytest.fixture
+def stack() -> Iterator[ExitStack]:
+    with ExitStack() as opened:
+        yield opened

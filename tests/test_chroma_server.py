@@ -46,7 +46,8 @@ def chroma_server(path: Path) -> Iterator[int]:
     log = (path.parent / f"chroma-{port}.log").open("wb")
     proc = subprocess.Popen(
         [str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     heartbeat = f"http://127.0.0.1:{port}/api/v2/heartbeat"
     try:
@@ -81,17 +82,22 @@ def answers(engine: Engine) -> list[dict[str, Any]]:
     out = []
     for question in QUESTIONS:
         answer = engine.ask(question)
-        out.append({
-            "answer": answer.answer, "refused": answer.refused,
-            "citations": [(c.n, c.file, c.char_start, c.char_end, c.quote) for c in answer.citations],
-            "passages": [(p.id, p.file, p.char_start, p.char_end, p.lexical) for p in answer.passages],
-            "dense": [round(p.dense, 4) if p.dense is not None else None for p in answer.passages],
-        })
+        out.append(
+            {
+                "answer": answer.answer,
+                "refused": answer.refused,
+                "citations": [(c.n, c.file, c.char_start, c.char_end, c.quote) for c in answer.citations],
+                "passages": [(p.id, p.file, p.char_start, p.char_end, p.lexical) for p in answer.passages],
+                "dense": [round(p.dense, 4) if p.dense is not None else None for p in answer.passages],
+            }
+        )
     return out
 
 
 def test_server__ingest_retrieval_and_citations_match_embedded_mode(
-    tmp_path: Path, chroma_port: int, embedder: Embedder,
+    tmp_path: Path,
+    chroma_port: int,
+    embedder: Embedder,
 ) -> None:
     embedded, server, settings = twin_engines(tmp_path, chroma_port, embedder)
     # The server engine's chunks live in the Chroma server, not in a local index.
@@ -106,7 +112,9 @@ def test_server__ingest_retrieval_and_citations_match_embedded_mode(
 
 
 def test_server__sync_follows_edits_and_deletions_like_embedded_mode(
-    tmp_path: Path, chroma_port: int, embedder: Embedder,
+    tmp_path: Path,
+    chroma_port: int,
+    embedder: Embedder,
 ) -> None:
     embedded, server, settings = twin_engines(tmp_path, chroma_port, embedder)
     reports = []
@@ -115,8 +123,9 @@ def test_server__sync_follows_edits_and_deletions_like_embedded_mode(
         edited.write_text(edited.read_text(encoding="utf-8") + f"\n\n{NEW_FACT}\n", encoding="utf-8")
         (each.corpus_dir / DELETED).unlink()
         report = run_ingest(each, embedder=embedder, progress=False)
-        reports.append((report.added, report.updated, report.removed, report.chunks_written,
-                        report.chunks_deleted))
+        reports.append(
+            (report.added, report.updated, report.removed, report.chunks_written, report.chunks_deleted)
+        )
     assert reports[0] == reports[1]
     assert reports[1][1] == [EDITED] and reports[1][2] == [DELETED] and reports[1][4] > 0
 
@@ -133,7 +142,10 @@ def test_server__sync_follows_edits_and_deletions_like_embedded_mode(
 
 
 def test_retrieve__a_chunk_written_by_another_writer_is_in_bm25_at_once(
-    chroma_port: int, corpus: Path, tmp_path: Path, embedder: Embedder,
+    chroma_port: int,
+    corpus: Path,
+    tmp_path: Path,
+    embedder: Embedder,
 ) -> None:
     """The store's version is cached (a second in production, an hour here): when dense search
     returns a chunk that BM25 has never seen, another process changed the store, and BM25 catches up
@@ -148,9 +160,17 @@ def test_retrieve__a_chunk_written_by_another_writer_is_in_bm25_at_once(
     assert not any(p.file == "zorglub.txt" for p in engine.retrieve(question)[0])
     (settings.corpus_dir / "zorglub.txt").write_text(
         "La fondation Zorglub finance la recherche\n\nLa fondation Zorglub a versé 17 milliards de "
-        "zlotys à Varsovie pour la recherche sur l'alignement des modèles.\n", encoding="utf-8")
+        "zlotys à Varsovie pour la recherche sur l'alignement des modèles.\n",
+        encoding="utf-8",
+    )
     env = rag_env(settings, RAG_CHROMA_HOST="127.0.0.1", RAG_CHROMA_PORT=chroma_port)
-    subprocess.run([sys.executable, "-m", "cli.main", "ingest"], cwd=settings.index_dir.parent, env=env,
-                   check=True, capture_output=True, timeout=300)  # another process writes
+    subprocess.run(
+        [sys.executable, "-m", "cli.main", "ingest"],
+        cwd=settings.index_dir.parent,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )  # another process writes
     new = [p for p in engine.retrieve(question)[0] if p.file == "zorglub.txt"]
     assert new and new[0].dense is not None and new[0].lexical is not None

@@ -15,7 +15,7 @@ from rag.compose import build_engine
 from rag.embedding import E5, GEMMA, Embedder
 from rag.errors import ConfigError, EmbeddingModelMismatchError
 from rag.models_install import installed, model_path
-from rag.settings import DEFAULT_EMBED_MODEL
+from rag.settings import DEFAULT_EMBED_MODEL, MINILM
 from tests.conftest import CORPUS, make_settings
 
 QUESTION = "Pourquoi Leike est-il parti ?"
@@ -30,7 +30,8 @@ def gemma() -> Iterator[Embedder]:
     yield Embedder(GEMMA)
 
 
-def test_minilm__has_no_prompts_so_questions_and_passages_embed_alike(embedder: Embedder) -> None:
+def test_minilm__has_no_prompts_so_questions_and_passages_embed_alike() -> None:
+    embedder = Embedder(MINILM)
     assert np.allclose(embedder.embed_query([QUESTION]), embedder.embed_cached([QUESTION]))
     assert np.allclose(embedder.embed([QUESTION]), embedder.embed_cached([QUESTION]), atol=1e-6)
 
@@ -74,7 +75,7 @@ def test_gemma__an_index_built_with_it_answers_from_the_right_article_and_record
     run_ingest(settings, embedder=gemma, progress=False)
     answer = build_engine(settings, embedder=gemma).ask(QUESTION)
     assert answer.passages[0].file in {"003_45baa9305485c6a1.txt", "004_d6bdbc85729e3bbc.txt"}
-    # The collection records its model: MiniLM cannot read it until `rag ingest --rebuild`.
+    # The collection records its model: the default one cannot read it until `rag ingest --rebuild`.
     with pytest.raises(EmbeddingModelMismatchError, match="rag ingest --rebuild"):
         build_engine(settings.model_copy(update={"embed_model": DEFAULT_EMBED_MODEL}), embedder=embedder)
 

@@ -18,20 +18,39 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow
 
 QUESTIONS = [
-    {"id": "t1", "question": "Combien Amazon a-t-il investi dans Anthropic ?", "answerable": True,
-     "sources": ["004_d6bdbc85729e3bbc.txt"], "must_include": [["4 milliards"]], "reference": "4 milliards"},
-    {"id": "t2", "question": "Pourquoi John Schulman a-t-il quitté OpenAI ?", "answerable": True,
-     "sources": ["000_f26d2272fd34496e.txt", "001_693cd8350728ec63.txt"],
-     "must_include": [["alignement", "alignment"]]},
-    {"id": "t3", "question": "Quelle est la capitale de l'Australie ?", "answerable": False,
-     "sources": [], "must_include": []},
+    {
+        "id": "t1",
+        "question": "Combien Amazon a-t-il investi dans Anthropic ?",
+        "answerable": True,
+        "sources": ["004_d6bdbc85729e3bbc.txt"],
+        "must_include": [["4 milliards"]],
+        "reference": "4 milliards",
+    },
+    {
+        "id": "t2",
+        "question": "Pourquoi John Schulman a-t-il quitté OpenAI ?",
+        "answerable": True,
+        "sources": ["000_f26d2272fd34496e.txt", "001_693cd8350728ec63.txt"],
+        "must_include": [["alignement", "alignment"]],
+    },
+    {
+        "id": "t3",
+        "question": "Quelle est la capitale de l'Australie ?",
+        "answerable": False,
+        "sources": [],
+        "must_include": [],
+    },
 ]
 
 
 def rag(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args], cwd=ROOT, env={**os.environ, **env},
-        capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -65,8 +84,14 @@ def strict_run(workdir: Path, env: dict[str, str], dataset: Path) -> subprocess.
     limits = {"minimum": dict.fromkeys(rates, 1.0), "maximum": {"false_refusal_rate": 0.0}}
     (workdir / "strict.json").write_text(json.dumps(limits), encoding="utf-8")
     return rag(
-        "eval", "--dataset", str(dataset), "--output", str(workdir / "strict"),
-        "--thresholds", str(workdir / "strict.json"), env=env,
+        "eval",
+        "--dataset",
+        str(dataset),
+        "--output",
+        str(workdir / "strict"),
+        "--thresholds",
+        str(workdir / "strict.json"),
+        env=env,
     )
 
 
@@ -111,7 +136,8 @@ def test_eval__a_missing_dataset_exits_2(workdir: Path, env: dict[str, str]) -> 
 
 
 def test_eval__a_set_with_parts_is_reported_per_part_and_gated_on_test_only(
-    workdir: Path, env: dict[str, str],
+    workdir: Path,
+    env: dict[str, str],
 ) -> None:
     # dev holds the only unanswerable question: a bound on refusals no run can meet (1.1) is not gated.
     parts = ["test", "dev", "dev"]
@@ -122,7 +148,14 @@ def test_eval__a_set_with_parts_is_reported_per_part_and_gated_on_test_only(
     limits.write_text(json.dumps({"minimum": {"refusal_rate_unanswerable": 1.1}}), encoding="utf-8")
     out = workdir / "parts"
     result = rag(
-        "eval", "--dataset", str(dataset), "--output", str(out), "--thresholds", str(limits), env=env,
+        "eval",
+        "--dataset",
+        str(dataset),
+        "--output",
+        str(out),
+        "--thresholds",
+        str(limits),
+        env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "dev (tuned on)" in result.stdout and "gate on test (held out): passed" in result.stdout

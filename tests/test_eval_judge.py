@@ -25,39 +25,71 @@ from tests.llm_server import llama_server, require_llm_tier
 from tests.test_eval_cli import rag, write_jsonl
 
 
-@pytest.mark.parametrize("reply", [
-    "Oui", "OUI, chaque information figure dans les passages.", "**OUI**", "Yes.", "Vrai", "correct",
-    "nonobstant la formulation, oui", "Réponse : oui\nLa réponse reprend le passage 1.",
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Oui",
+        "OUI, chaque information figure dans les passages.",
+        "**OUI**",
+        "Yes.",
+        "Vrai",
+        "correct",
+        "nonobstant la formulation, oui",
+        "Réponse : oui\nLa réponse reprend le passage 1.",
+    ],
+)
 def test_parse_verdict__yes_words_pass(reply: str) -> None:
     assert parse_verdict(reply) is True
 
 
-@pytest.mark.parametrize("reply", [
-    "Non, la réponse n'est pas étayée", "La réponse est : NON.", "_Non_", "NO", "Faux.", "incorrect",
-    "Non. Oui, le passage parle d'Amazon, mais pas du montant.",
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Non, la réponse n'est pas étayée",
+        "La réponse est : NON.",
+        "_Non_",
+        "NO",
+        "Faux.",
+        "incorrect",
+        "Non. Oui, le passage parle d'Amazon, mais pas du montant.",
+    ],
+)
 def test_parse_verdict__no_words_fail(reply: str) -> None:
     assert parse_verdict(reply) is False
 
 
-@pytest.mark.parametrize("reply", [
-    "", "Je ne sais pas.", "Bien sûr, mes yeux (eyes) voient tout hier (yesterday).", "nonobstant",
-    "La réponse est incorrecte", "Ouiii", "noyes",
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "",
+        "Je ne sais pas.",
+        "Bien sûr, mes yeux (eyes) voient tout hier (yesterday).",
+        "nonobstant",
+        "La réponse est incorrecte",
+        "Ouiii",
+        "noyes",
+    ],
+)
 def test_parse_verdict__no_yes_no_word_is_unparsed(reply: str) -> None:
     assert parse_verdict(reply) is None
 
 
-@pytest.mark.parametrize(("reply", "score", "reasoning"), [
-    ("4", 4.0, "4"),
-    ("4/5", 4.0, "4/5"),
-    ("4,5", 4.5, "4,5"),
-    ("4.0\nThe generated answer matches the reference.", 4.0, "The generated answer matches the reference."),
-    ("Note : 4 sur 5. La réponse est exacte.", 4.0, "La réponse est exacte."),
-    ("**2**\nIl manque le montant.", 2.0, "Il manque le montant."),
-    ("Score: 3 out of 5", 3.0, "Score: 3 out of 5"),
-])
+@pytest.mark.parametrize(
+    ("reply", "score", "reasoning"),
+    [
+        ("4", 4.0, "4"),
+        ("4/5", 4.0, "4/5"),
+        ("4,5", 4.5, "4,5"),
+        (
+            "4.0\nThe generated answer matches the reference.",
+            4.0,
+            "The generated answer matches the reference.",
+        ),
+        ("Note : 4 sur 5. La réponse est exacte.", 4.0, "La réponse est exacte."),
+        ("**2**\nIl manque le montant.", 2.0, "Il manque le montant."),
+        ("Score: 3 out of 5", 3.0, "Score: 3 out of 5"),
+    ],
+)
 def test_parse_score__reads_the_first_number(reply: str, score: float, reasoning: str) -> None:
     assert parse_score(reply) == (score, reasoning)
 
@@ -73,8 +105,13 @@ def _answer(question: str, text: str, citations: list[Citation]) -> Answer:
 
 def _result(question: Question, answer: Answer) -> QuestionResult:
     return QuestionResult(
-        id=question.id, question=question.question, answerable=question.answerable, answer=answer.answer,
-        refused=answer.refused, latency_ms=1.0, retrieved_files=[],
+        id=question.id,
+        question=question.question,
+        answerable=question.answerable,
+        answer=answer.answer,
+        refused=answer.refused,
+        latency_ms=1.0,
+        retrieved_files=[],
         cited_files=[c.file for c in answer.citations],
     )
 
@@ -86,10 +123,17 @@ def small_run() -> tuple[EvalRun, list[Question]]:
     quote = "Amazon a investi 4 milliards."
     citation = Citation(1, "004_d6bdbc85729e3bbc.txt", "Anthropic", quote, 0, len(quote), 1.0)
     questions = [
-        Question("a", "Combien Amazon a-t-il investi ?", True, ("004_d6bdbc85729e3bbc.txt",), (("4",),),
-                 reference="4 milliards de dollars."),
-        Question("b", "Combien Amazon a-t-il investi, encore ?", True, ("004_d6bdbc85729e3bbc.txt",),
-                 (("4",),)),
+        Question(
+            "a",
+            "Combien Amazon a-t-il investi ?",
+            True,
+            ("004_d6bdbc85729e3bbc.txt",),
+            (("4",),),
+            reference="4 milliards de dollars.",
+        ),
+        Question(
+            "b", "Combien Amazon a-t-il investi, encore ?", True, ("004_d6bdbc85729e3bbc.txt",), (("4",),)
+        ),
         Question("c", "Qui a rejoint Anthropic ?", True, ("002_32947e2b12942824.txt",), (("Schulman",),)),
         Question("d", "Quelle est la capitale de l'Australie ?", False, (), ()),
     ]
@@ -100,10 +144,17 @@ def small_run() -> tuple[EvalRun, list[Question]]:
         _answer(questions[3].question, REFUSAL, []),
     ]
     run = EvalRun(
-        summary={"hit_at_k": 1.0}, results=[_result(q, a) for q, a in zip(questions, answers, strict=True)],
+        summary={"hit_at_k": 1.0},
+        results=[_result(q, a) for q, a in zip(questions, answers, strict=True)],
         checker=CheckerResult(accuracy=1.0, by_kind={}),
-        info={"questions": 4, "answerable": 3, "unanswerable": 1, "answerer": "extractive", "top_k": 8,
-              "pairs": 0},
+        info={
+            "questions": 4,
+            "answerable": 3,
+            "unanswerable": 1,
+            "answerer": "extractive",
+            "top_k": 8,
+            "pairs": 0,
+        },
         answers=answers,
     )
     return run, questions
@@ -111,13 +162,24 @@ def small_run() -> tuple[EvalRun, list[Question]]:
 
 def test_judge_run__an_unreachable_llm_is_unparsed_not_a_crash(small_run: tuple) -> None:
     run, questions = small_run
-    settings = Settings(llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_model="judge",
-                        llm_timeout_s=10.0, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(
+        llm_base_url=f"http://127.0.0.1:{free_port()}/v1",
+        llm_model="judge",
+        llm_timeout_s=10.0,
+        _env_file=None,
+    )  # type: ignore[call-arg]
     judged = judge_run(run, questions, build_judge_llm(settings))
     assert judged["model"] == "judge"
     assert judged["summary"] == {
-        "judged": 2, "faithful": 0, "unfaithful": 0, "unparsed": 2, "judge_faithful_rate": None,
-        "judge_correctness_mean": None, "correctness_scored": 0, "correctness_unparsed": 1, "skipped": 2,
+        "judged": 2,
+        "faithful": 0,
+        "unfaithful": 0,
+        "unparsed": 2,
+        "judge_faithful_rate": None,
+        "judge_correctness_mean": None,
+        "correctness_scored": 0,
+        "correctness_unparsed": 1,
+        "skipped": 2,
     }
     first, second = judged["questions"]
     assert [first["id"], second["id"]] == ["a", "b"]
@@ -133,11 +195,27 @@ def test_report__judge_section_outside_the_gate(small_run: tuple) -> None:
     assert "LLM judge" not in markdown(run, thresholds, [], "small.jsonl")
     run.judge = {
         "model": "judge",
-        "summary": {"judged": 1, "faithful": 0, "unfaithful": 1, "unparsed": 0, "judge_faithful_rate": 0.0,
-                    "judge_correctness_mean": 1.0, "correctness_scored": 1, "correctness_unparsed": 0,
-                    "skipped": 3},
-        "questions": [{"id": "a", "question": "?", "faithful": False, "feedback": "NON | rien",
-                       "correctness": 1.0, "correctness_feedback": "Faux."}],
+        "summary": {
+            "judged": 1,
+            "faithful": 0,
+            "unfaithful": 1,
+            "unparsed": 0,
+            "judge_faithful_rate": 0.0,
+            "judge_correctness_mean": 1.0,
+            "correctness_scored": 1,
+            "correctness_unparsed": 0,
+            "skipped": 3,
+        },
+        "questions": [
+            {
+                "id": "a",
+                "question": "?",
+                "faithful": False,
+                "feedback": "NON | rien",
+                "correctness": 1.0,
+                "correctness_feedback": "Faux.",
+            }
+        ],
     }
     assert breaches(run.summary, thresholds) == []  # a judge at 0 does not fail the gate
     assert report_data(run, thresholds, [], "small.jsonl")["judge"] == run.judge
@@ -153,7 +231,9 @@ def test_thresholds__judge_metrics_cannot_be_gated(tmp_path: Path) -> None:
 
 
 def test_eval_judge__without_llm_settings_is_a_usage_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("RAG_LLM_BASE_URL", "")
     monkeypatch.setenv("RAG_LLM_MODEL", "")
@@ -183,10 +263,23 @@ def judged_eval(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Co
     thresholds.write_text(json.dumps({"minimum": {"hit_at_k": 0.5}, "maximum": {}}), encoding="utf-8")
     with llama_server(model) as llm:
         result = rag(
-            "eval", "--judge", "--answerer", "extractive", "--dataset", str(dataset),
-            "--output", str(work / "out"), "--thresholds", str(thresholds),
-            env={**env, "RAG_LLM_BASE_URL": llm.base_url, "RAG_LLM_MODEL": "smollm2",
-                 "RAG_LLM_TIMEOUT_S": "180", "RAG_LLM_MAX_TOKENS": "64"},
+            "eval",
+            "--judge",
+            "--answerer",
+            "extractive",
+            "--dataset",
+            str(dataset),
+            "--output",
+            str(work / "out"),
+            "--thresholds",
+            str(thresholds),
+            env={
+                **env,
+                "RAG_LLM_BASE_URL": llm.base_url,
+                "RAG_LLM_MODEL": "smollm2",
+                "RAG_LLM_TIMEOUT_S": "180",
+                "RAG_LLM_MAX_TOKENS": "64",
+            },
         )
     return result, work / "out"
 
@@ -209,7 +302,10 @@ def test_eval_judge__smollm2_judges_outside_the_gate(judged_eval: tuple) -> None
     verdicts = [row["faithful"] for row in rows]
     assert set(verdicts) <= {True, False, None}
     assert (summary["faithful"], summary["unfaithful"], summary["unparsed"]) == (
-        verdicts.count(True), verdicts.count(False), verdicts.count(None))
+        verdicts.count(True),
+        verdicts.count(False),
+        verdicts.count(None),
+    )
     decided = summary["faithful"] + summary["unfaithful"]
     assert summary["judge_faithful_rate"] == (summary["faithful"] / decided if decided else None)
     assert all(row["feedback"] for row in rows)

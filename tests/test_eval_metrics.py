@@ -276,4 +276,9 @@ def test_evaluate__met_thresholds_exit_0_with_every_report_file(
     outcome = evaluate(engine, small, tmp_path / "out", corpus=engine_corpus)
     assert outcome.exit_code == 0, outcome.text
     assert [r.id for r in outcome.run.results] == ["q03", "q72"]
-    assert {p.name for p in (tmp_path / "out").iterdir()} == {"report.json", "report.md", "metrics.png"}
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "report.json",
+        "report.md",
+        "metrics.png",
+        "answerability.png",
+    }

@@ -36,8 +36,10 @@ pytestmark = pytest.mark.slow
 
 CHROMA = Path(sys.executable).parent / "chroma"
 AMAZON = "Combien Amazon a-t-il investi dans Anthropic ?"
-ZORGLUB = ("La fondation Zorglub finance la recherche\n\nLa fondation Zorglub a versé 17 milliards de "
-           "zlotys à la recherche sur l'alignement des modèles, a annoncé son président mardi.\n")
+ZORGLUB = (
+    "La fondation Zorglub finance la recherche\n\nLa fondation Zorglub a versé 17 milliards de "
+    "zlotys à la recherche sur l'alignement des modèles, a annoncé son président mardi.\n"
+)
 
 
 # -- processes ------------------------------------------------------------------------------------
@@ -104,7 +106,8 @@ def check_complete(settings: Settings, embedder: Embedder) -> None:
 
 # -- locks ----------------------------------------------------------------------------------------
 def test_ingest__a_second_one_at_once_refuses_and_the_first_completes(
-    tmp_path: Path, embedder: Embedder,
+    tmp_path: Path,
+    embedder: Embedder,
 ) -> None:
     shutil.copytree(CORPUS, tmp_path / "corpus")
     replicate(tmp_path / "corpus", 1)
@@ -116,8 +119,14 @@ def test_ingest__a_second_one_at_once_refuses_and_the_first_completes(
     while not (lock.exists() and '"ingest"' in lock.read_text()):
         assert first.poll() is None and time.monotonic() < deadline, first.communicate()
         time.sleep(0.05)
-    second = subprocess.run([sys.executable, "-m", "cli.main", "ingest"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+    second = subprocess.run(
+        [sys.executable, "-m", "cli.main", "ingest"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert first.poll() is None, "the first ingest ended before the second one started"
     assert second.returncode == 2 and "Traceback" not in second.stderr
     assert f"Another ingest is running on this index (pid {first.pid})" in second.stderr
@@ -142,8 +151,12 @@ def test_ingest__beside_rag_serve_is_refused_with_the_way_to_do_it(tmp_path: Pat
         assert f"A `rag serve` (pid {server.pid}, port {port}) has this index open" in ingest_err
         assert f"http://127.0.0.1:{port}/v1/ingest" in ingest_err and "stop the server" in ingest_err
         assert other_code == 2 and "already serves this index" in other_err
-        upload = httpx.post(f"{url}/v1/ingest", headers={"Authorization": "Bearer adm"}, timeout=120,
-                            files=[("files", ("zorglub.txt", ZORGLUB.encode(), "text/plain"))])
+        upload = httpx.post(
+            f"{url}/v1/ingest",
+            headers={"Authorization": "Bearer adm"},
+            timeout=120,
+            files=[("files", ("zorglub.txt", ZORGLUB.encode(), "text/plain"))],
+        )
         assert upload.status_code == 200 and upload.json()["added"] == ["zorglub.txt"]
         code, err = stop(server)
     assert code in (0, 130) and "Traceback" not in err  # 130: stopped by SIGINT, as a user does
@@ -156,8 +169,11 @@ def test_ingest__beside_rag_serve_is_refused_with_the_way_to_do_it(tmp_path: Pat
 def chroma_run(path: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
     if not CHROMA.exists():
         pytest.skip(f"the chroma CLI is not installed at {CHROMA}: `make setup` installs it")
-    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -228,7 +244,8 @@ def chroma_site(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
 
 @pytest.mark.server
 def test_ingest__killed_three_times_while_serving_then_complete(
-    chroma_site: dict[str, Any], embedder: Embedder,
+    chroma_site: dict[str, Any],
+    embedder: Embedder,
 ) -> None:
     settings: Settings = chroma_site["settings"]
     # ~190 chunks in pages of 8: after two kills, the third run still has pages left to kill it in.
@@ -239,8 +256,9 @@ def test_ingest__killed_three_times_while_serving_then_complete(
     asker.start()
     seed = os.environ.get("FAULTS_SEED", str(time.time_ns()))  # FAULTS_SEED=... replays a failure
     rng = random.Random(seed)
-    kills = [f"seed {seed}"] + [kill_ingest(env, chroma_site["base"], rng, by_progress=run > 0)
-                                for run in range(3)]
+    kills = [f"seed {seed}"] + [
+        kill_ingest(env, chroma_site["base"], rng, by_progress=run > 0) for run in range(3)
+    ]
     asker.done.set()
     asker.join(timeout=60)
     assert len(asker.results) >= 10, kills
@@ -250,8 +268,14 @@ def test_ingest__killed_three_times_while_serving_then_complete(
     assert "005_zorglub.txt" in report.added + report.unchanged
     check_complete(settings, embedder)
     deadline = time.monotonic() + 15
-    while "17 milliards" not in httpx.post(f"{chroma_site['url']}/v1/ask", timeout=60, json={
-            "question": "Combien la fondation Zorglub a-t-elle versé ?"}).json()["answer"]:
+    while (
+        "17 milliards"
+        not in httpx.post(
+            f"{chroma_site['url']}/v1/ask",
+            timeout=60,
+            json={"question": "Combien la fondation Zorglub a-t-elle versé ?"},
+        ).json()["answer"]
+    ):
         assert time.monotonic() < deadline, "the server does not see the completed ingest"
         time.sleep(0.5)
 
@@ -285,7 +309,8 @@ def test_chroma_server__down_is_a_fast_503_then_recovers_by_itself(chroma_site: 
 # -- a damaged index ------------------------------------------------------------------------------
 @pytest.mark.server
 def test_serve__damaged_index_starts_not_ready_and_says_to_rebuild(
-    tmp_path: Path, embedder: Embedder,
+    tmp_path: Path,
+    embedder: Embedder,
 ) -> None:
     shutil.copytree(CORPUS, tmp_path / "corpus")
     settings = make_settings(tmp_path / "corpus", tmp_path / "index")
@@ -324,7 +349,8 @@ def mounted(args: list[str], target: Path) -> Iterator[None]:
 
 
 def test_ingest__disk_full_is_a_clear_error_and_the_index_survives(
-    tmp_path: Path, embedder: Embedder,
+    tmp_path: Path,
+    embedder: Embedder,
 ) -> None:
     """A small disk of its own for the index, filled up between two ingests."""
     shutil.copytree(CORPUS, tmp_path / "corpus")
@@ -348,7 +374,8 @@ def test_ingest__disk_full_is_a_clear_error_and_the_index_survives(
 
 
 def test_ingest__read_only_index_is_a_clear_error_and_the_index_survives(
-    tmp_path: Path, embedder: Embedder,
+    tmp_path: Path,
+    embedder: Embedder,
 ) -> None:
     shutil.copytree(CORPUS, tmp_path / "corpus")
     settings = make_settings(tmp_path / "corpus", tmp_path / "index")
@@ -358,8 +385,14 @@ def test_ingest__read_only_index_is_a_clear_error_and_the_index_survives(
     with mounted(["--bind", "-o", "ro", str(settings.index_dir)], settings.index_dir):
         subprocess.run(["mount", "-o", "remount,bind,ro", str(settings.index_dir)], check=True)
         env = rag_env(settings)
-        done = subprocess.run([sys.executable, "-m", "cli.main", "ingest"], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "cli.main", "ingest"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert "Read-only file system" in done.stderr and "writable" in done.stderr
         after = sorted((p.name, p.stat().st_size) for p in settings.index_dir.rglob("*") if p.is_file())

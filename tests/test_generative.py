@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 from llama_index.core.llms import ChatMessage
 
+from rag.answering.arbiter import LLM_REFUSED, LLM_UNSUPPORTED, PATHS
+from rag.answering.followups import rejection
 from rag.compose import build_engine
 from rag.corpus import read_text
 from rag.engine import Engine
@@ -38,8 +40,13 @@ def smollm() -> Iterator[LlamaServer]:
 def generative_settings(settings: Settings, base_url: str, **overrides: object) -> Settings:
     """`settings` with an answerer that asks the LLM server at `base_url`."""
     return settings.model_copy(
-        update={"answerer": "openai", "llm_base_url": base_url, "llm_model": "smollm2",
-                "llm_timeout_s": 90.0, **overrides}
+        update={
+            "answerer": "openai",
+            "llm_base_url": base_url,
+            "llm_model": "smollm2",
+            "llm_timeout_s": 90.0,
+            **overrides,
+        }
     )
 
 
@@ -71,12 +78,15 @@ def assert_verified(engine: Engine, answer: Answer) -> None:
 
 
 def test_generative__answers_are_verified_sentence_by_sentence(
-    engine: Engine, engine_settings: Settings, smollm: LlamaServer,
+    engine: Engine,
+    engine_settings: Settings,
+    smollm: LlamaServer,
 ) -> None:
     gen = generative(engine, engine_settings, smollm.base_url)
     for question in QUESTIONS:
         answer = gen.ask(question)
         assert answer.answerer == "openai" and not answer.degraded
+        assert answer.path in PATHS and answer.refused == (answer.path in {LLM_REFUSED, LLM_UNSUPPORTED})
         assert_verified(engine, answer)
 
 
@@ -97,20 +107,26 @@ def test_generative__stream_sends_tokens_then_the_verified_answer(
 def test_generative__follow_up_is_condensed_and_literal_question_searched_too(
     engine: Engine, engine_settings: Settings, smollm: LlamaServer
 ) -> None:
-    from rag.conversation import Message
+    from rag.conversation import Message, condense
 
     gen = generative(engine, engine_settings, smollm.base_url)
-    answer = gen.chat([
+    conversation = [
         Message("user", "Pourquoi Leike est-il parti ?"),
         Message("assistant", "Il estimait que la sécurité passait après les produits."),
         Message("user", "Et Schulman ?"),
-    ])
+    ]
+    answer = gen.chat(conversation)
     assert answer.standalone_question and answer.question == "Et Schulman ?"
+    # SmolLM2's rewrite is used only if it passes the check; otherwise the rules' question is.
+    assert rejection(answer.standalone_question, conversation) is None or (
+        answer.standalone_question == condense(conversation)
+    )
     assert_verified(engine, answer)
 
 
 def test_generative__dead_server_degrades_to_extractive_then_opens_the_circuit(
-    engine: Engine, engine_settings: Settings,
+    engine: Engine,
+    engine_settings: Settings,
 ) -> None:
     with llama_server(require_llm_tier()) as server:
         gen = generative(engine, engine_settings, server.base_url, llm_timeout_s=20.0, llm_breaker_failures=2)
@@ -129,7 +145,8 @@ def test_generative__dead_server_degrades_to_extractive_then_opens_the_circuit(
 
 
 def test_llamacpp__local_gguf_answers_through_the_model_chat_template(
-    engine: Engine, engine_settings: Settings,
+    engine: Engine,
+    engine_settings: Settings,
 ) -> None:
     model = require_llm_tier()
     settings = engine_settings.model_copy(update={"answerer": "llamacpp", "llm_gguf": str(model)})

@@ -1,5 +1,6 @@
 """The grounding checker on the real embedder: its accuracy on the labelled pairs shipped with the
-eval, and the perturbations it must catch (numbers, dates, names, negations, wrong passages)."""
+eval, the perturbations it must catch (numbers, dates, names, negations, wrong passages), sentences
+that do not answer the question asked, and the sentences real LLMs wrote on the eval questions."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from eval.dataset import load_pairs
 from eval.runner import check_checker
+from eval.sentences import load_llm_sentences, score_sentences
 from rag.corpus import read_text
 from rag.engine import Engine
 from rag.grounding import GroundingChecker, build_grounding_checker, negation_scopes, quantities
@@ -144,3 +146,84 @@ def test_negation_scopes__ne_que_is_not_a_negation_and_ne_pas_is_one() -> None:
     assert negation_scopes("Il ne reste que 3 cofondateurs.") == []
     (scope,) = negation_scopes("Son départ n’était pas dû à un manque de soutien.")
     assert {"manqu", "soutien"} <= scope
+
+
+# The article on Leike joining Anthropic: it names Sutskever and Anthropic, never as founder and company.
+LEIKE_ARTICLE = TEXTS["004_d6bdbc85729e3bbc.txt"]
+LEIKE_TITLE = LEIKE_ARTICLE.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "reason"),
+    [
+        # The issue's two hallucinations, passed as supported before the question was read.
+        (
+            "Quel est le salaire de Jan Leike chez Anthropic ?",
+            "Le salaire de Jan Leike chez Anthropic est indiqué dans le texte. [1]",
+            "never mention what was asked",
+        ),
+        ("Quelle entreprise Ilya Sutskever a-t-il fondée ?", "Anthropic [1]", "ties the answer"),
+        ("Quelle entreprise soutient OpenAI selon l'article ?", "OpenAI.", "repeats the question"),
+        ("Quand Leike a-t-il rejoint Anthropic ?", "Quand Leike a-t-il rejoint Anthropic ?", "a question"),
+        (
+            "Quand Sutskever a-t-il quitté OpenAI ?",
+            "Jan Leike a quitté OpenAI il y a moins de deux semaines.",
+            "not sutskever as asked",
+        ),
+    ],
+)
+def test_checker__a_sentence_that_does_not_answer_the_question_is_unsupported(
+    checker: GroundingChecker, question: str, sentence: str, reason: str
+) -> None:
+    assert checker.check(sentence, [LEIKE_ARTICLE], context=[LEIKE_TITLE]).supported or "?" in sentence
+    verdict = checker.check(sentence, [LEIKE_ARTICLE], context=[LEIKE_TITLE], question=question)
+    assert not verdict.supported
+    assert any(reason in r for r in verdict.reasons), verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        ("Quelle entreprise Jan Leike a-t-il rejointe ?", "Anthropic [1]."),
+        ("Combien Amazon a-t-il investi dans Anthropic ?", "4 milliards de dollars [1]."),
+        (
+            "Combien Amazon a-t-il investi dans Anthropic ?",
+            "Amazon a investi 4 milliards de dollars dans Anthropic.",
+        ),
+        (
+            "Pourquoi Leike est-il parti ?",
+            "Il critiquait la priorité donnée aux « produits brillants » plutôt qu'à la sécurité.",
+        ),
+        (
+            "Avec qui Leike codirigeait-il l'équipe Superalignment ?",
+            "Avec le co-fondateur Ilya Sutskever [1].",
+        ),
+        ("Qui a rejoint Anthropic ?", "Jan Leike a rejoint Anthropic, le rival d'OpenAI."),
+    ],
+)
+def test_checker__a_sentence_that_answers_the_question_from_its_passage_is_supported(
+    checker: GroundingChecker, question: str, sentence: str
+) -> None:
+    verdict = checker.check(sentence, [LEIKE_ARTICLE], context=[LEIKE_TITLE], question=question)
+    assert verdict.supported, verdict.reasons
+
+
+def test_llm_sentences__real_llm_sentences_labelled_with_the_corpus_text_they_could_cite() -> None:
+    rows = load_llm_sentences()
+    assert len(rows) >= 150
+    assert {r.split for r in rows} == {"dev", "test"}
+    assert len({r.model for r in rows}) >= 2
+    assert {r.supported for r in rows} == {True, False}
+    kinds = Counter(r.kind for r in rows if not r.supported)
+    assert kinds["wrong_entity"] >= 5 and kinds["absent"] >= 3  # both kinds of hallucination
+    for row in rows:
+        for passage in row.passages:
+            assert TEXTS[passage.file][passage.char_start : passage.char_end] == passage.text, row.id
+
+
+def test_checker__unsupported_llm_sentences_of_the_test_part_rarely_pass(checker: GroundingChecker) -> None:
+    """The gate of item 6, on the held-out part: unsupported sentences passed as supported stay under
+    2% of all sentences (the thresholds were fitted on the dev part only)."""
+    scores = score_sentences(checker, load_llm_sentences())["test"]
+    assert scores.reaching is not None and scores.reaching <= 0.02, scores.misses
+    assert scores.false_alarm is not None and scores.false_alarm <= 0.2, scores.misses

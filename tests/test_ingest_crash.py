@@ -40,13 +40,21 @@ def test_ingest__killed_mid_run_then_rerun_is_complete_without_duplicates(
     replicate(corpus)
     settings = make_settings(corpus, tmp_path / "index", embed_batch_size=8)
     env = {
-        **os.environ, "RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(settings.index_dir),
-        "RAG_COLLECTION": settings.collection, "RAG_EMBED_BATCH_SIZE": "8", "HF_HUB_OFFLINE": "1",
+        **os.environ,
+        "RAG_CORPUS_DIR": str(corpus),
+        "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_COLLECTION": settings.collection,
+        "RAG_EMBED_BATCH_SIZE": "8",
+        "HF_HUB_OFFLINE": "1",
         "RAG_INGEST_PAGE": "32",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "ingest", "--progress"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "cli.main", "ingest", "--progress"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr is not None
     deadline = time.monotonic() + 120

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from ingest.remove import remove_documents
 from ingest.service import run_ingest
+from rag.compose import build_engine
 from rag.documents import DocumentTexts, documents_dir
 from rag.embedding import Embedder
 from rag.errors import CorpusError
+from rag.filters import DocumentFilter
 from rag.settings import Settings
 from tests.conftest import make_settings
 from tests.formats import BOILERPLATE, articles, write_format
@@ -194,3 +197,27 @@ def test_remove__a_document_leaves_the_corpus_the_index_and_the_stored_texts(
     assert [d.id for d in texts_of(settings)] == sorted(set(ids.values()) - {leike})
     again = run_ingest(settings, embedder=embedder, progress=False)
     assert not again.added and not again.removed and again.chunks_written == 0
+
+
+def test_filters__dates_and_sources_restrict_the_dense_and_the_keyword_side(
+    corpora: Callable[[str], Ingested], embedder: Embedder
+) -> None:
+    _, settings, ids = corpora("html")
+    engine = build_engine(settings, embedder=embedder)
+    question = "Pourquoi Leike est-il parti d'OpenAI ?"
+    may = DocumentFilter.of(date_from=date(2024, 5, 1), date_to=date(2024, 5, 31))
+    assert may is not None
+    vector = engine.embedder.embed_query([question])[0]
+    dense = engine.store.query(vector, 20, where=may.where())
+    bm25 = engine.retriever.bm25()
+    keyword = bm25.search(question, 20, allowed=may.matches)
+    leike = {ids["003_45baa9305485c6a1.txt"], ids["004_d6bdbc85729e3bbc.txt"]}  # the two May articles
+    assert dense and {hit.metadata["file"] for hit in dense} == leike
+    assert keyword and {bm25.metas[row]["file"] for row, _ in keyword} == leike
+    assert {bm25.metas[row]["file"] for row, _ in bm25.search(question, 20)} - leike  # unfiltered: more
+    journal = DocumentFilter.of(sources=["Le Journal de l’IA"])
+    answer = engine.ask(question, restrict=journal)
+    assert {p.file for p in answer.passages} <= {
+        ids["000_f26d2272fd34496e.txt"],
+        ids["002_32947e2b12942824.txt"],
+    }

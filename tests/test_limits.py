@@ -93,12 +93,20 @@ class FakeLlm:
         await asyncio.sleep(self.delay_s)
         base = {"id": "chatcmpl-fake", "created": 0, "model": body.get("model", "fake")}
         if not body.get("stream"):
-            return JSONResponse({
-                **base, "object": "chat.completion",
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": self.reply}}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            })
+            return JSONResponse(
+                {
+                    **base,
+                    "object": "chat.completion",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": self.reply},
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+            )
 
         async def chunks() -> AsyncIterator[str]:
             for piece in self.reply.split(" "):
@@ -121,10 +129,15 @@ def fake_llm(reply: str, delay_s: float = 0.0) -> Iterator[FakeLlm]:
 
 def generative(settings: Settings, llm: FakeLlm, **overrides: Any) -> Settings:
     """`settings` with an answerer that asks `llm`."""
-    return settings.model_copy(update={
-        "answerer": "openai", "llm_base_url": llm.base_url, "llm_model": "fake", "llm_timeout_s": 60.0,
-        **overrides,
-    })
+    return settings.model_copy(
+        update={
+            "answerer": "openai",
+            "llm_base_url": llm.base_url,
+            "llm_model": "fake",
+            "llm_timeout_s": 60.0,
+            **overrides,
+        }
+    )
 
 
 def raw(base_url: str, data: bytes, *, timeout: float = 30) -> bytes:
@@ -140,7 +153,8 @@ def raw(base_url: str, data: bytes, *, timeout: float = 30) -> bytes:
 
 # -- conversations and answers --------------------------------------------------------------------
 def test_chat__more_messages_or_characters_than_the_limits_is_422(
-    engine: Engine, engine_settings: Settings,
+    engine: Engine,
+    engine_settings: Settings,
 ) -> None:
     turns = [{"role": "user", "content": LEIKE}, {"role": "assistant", "content": "Il est parti."}] * 2
     with served(engine, engine_settings, max_chat_messages=3, max_chat_chars=400) as client:
@@ -161,15 +175,17 @@ def test_chat__a_conversation_without_a_user_message_is_422(default: httpx.Clien
 
 
 def test_answer__longer_than_the_limit_keeps_whole_cited_sentences(
-    engine: Engine, engine_settings: Settings,
+    engine: Engine,
+    engine_settings: Settings,
 ) -> None:
     with served(engine, engine_settings, max_answer_chars=200) as client:
         answer = client.post("/v1/ask", json={"question": LEIKE}).json()
         assert 0 < len(answer["answer"]) <= 200 and answer["citations"]
         numbers = {c["n"] for c in answer["citations"]}
         assert {n for s in answer["sentences"] for n in s["citations"]} == numbers
-        with client.stream("POST", "/v1/chat", json={"messages": [{"role": "user", "content": LEIKE}],
-                                                     "stream": True}) as response:
+        with client.stream(
+            "POST", "/v1/chat", json={"messages": [{"role": "user", "content": LEIKE}], "stream": True}
+        ) as response:
             events = list(sse_events(response))
         deltas = "".join(data["text"] for kind, data in events if kind == "delta")
         assert deltas == events[-1][1]["answer"]["answer"] and len(deltas) <= 200
@@ -179,7 +195,8 @@ def test_answer__longer_than_the_limit_keeps_whole_cited_sentences(
 
 # -- deadline, queue, rate ------------------------------------------------------------------------
 def test_deadline__a_request_past_it_is_504_and_its_slot_comes_back(
-    engine: Engine, engine_settings: Settings,
+    engine: Engine,
+    engine_settings: Settings,
 ) -> None:
     chat = {"stream": True, "messages": [{"role": "user", "content": AMAZON}]}
     with fake_llm("Amazon a investi 4 milliards de dollars dans Anthropic [1].", delay_s=2.5) as llm:
@@ -202,7 +219,8 @@ def test_deadline__a_request_past_it_is_504_and_its_slot_comes_back(
 
 
 def test_queue__full_is_503_with_retry_after_and_queued_requests_are_served(
-    engine: Engine, engine_settings: Settings,
+    engine: Engine,
+    engine_settings: Settings,
 ) -> None:
     with fake_llm("Amazon a investi 4 milliards de dollars dans Anthropic [1].", delay_s=1.5) as llm:
         slow = generative(engine_settings, llm)
@@ -216,8 +234,9 @@ def test_queue__full_is_503_with_retry_after_and_queued_requests_are_served(
             for thread in threads:
                 thread.start()
                 time.sleep(0.3)
-            refused = client.post("/v1/chat/completions", json={"messages": [
-                {"role": "user", "content": AMAZON}]})
+            refused = client.post(
+                "/v1/chat/completions", json={"messages": [{"role": "user", "content": AMAZON}]}
+            )
             error = assert_error(refused, 503, "overloaded")
             assert int(refused.headers["retry-after"]) >= 1 and "moment" in error["message"]
             for thread in threads:
@@ -229,7 +248,11 @@ def test_queue__full_is_503_with_retry_after_and_queued_requests_are_served(
 def test_rate_limit__per_key_429_with_retry_after(engine: Engine, engine_settings: Settings) -> None:
     keys = {"one": {"Authorization": "Bearer k-one"}, "two": {"Authorization": "Bearer k-two"}}
     with served(
-        engine, engine_settings, api_keys=["k-one", "k-two"], rate_limit_per_min=6, rate_limit_burst=2,
+        engine,
+        engine_settings,
+        api_keys=["k-one", "k-two"],
+        rate_limit_per_min=6,
+        rate_limit_burst=2,
     ) as client:
         statuses = [client.get("/v1/models", headers=keys["one"]).status_code for _ in range(2)]
         limited = client.get("/v1/models", headers=keys["one"])
@@ -241,7 +264,8 @@ def test_rate_limit__per_key_429_with_retry_after(engine: Engine, engine_setting
 
 
 def test_rate_limit__per_client_address_without_keys_loopback_exempt(
-    engine: Engine, engine_settings: Settings,
+    engine: Engine,
+    engine_settings: Settings,
 ) -> None:
     """Without keys the server listens on loopback: its clients are limited by the address a local
     proxy forwards (uvicorn trusts X-Forwarded-For from 127.0.0.1), the machine itself is not."""
@@ -258,8 +282,10 @@ def test_rate_limit__per_client_address_without_keys_loopback_exempt(
 def test_slow_client__does_not_block_others_and_gets_408(engine: Engine, engine_settings: Settings) -> None:
     with served(engine, engine_settings, request_timeout_s=3.0) as client:
         url = str(client.base_url)
-        head = (b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 100\r\n\r\n" + b'{"question": "Pour')
+        head = (
+            b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n" + b'{"question": "Pour'
+        )
         slow: list[bytes] = []
         thread = threading.Thread(target=lambda: slow.append(raw(url, head)))  # 18 bytes of 100, no more
         thread.start()
@@ -304,13 +330,16 @@ def test_malformed_bodies__are_422_without_echo(default: httpx.Client, path: str
 
 # -- what responses say about the server -----------------------------------------------------------
 def test_headers__name_no_software_and_forbid_sniffing_and_framing(
-    engine: Engine, engine_settings: Settings,
+    engine: Engine,
+    engine_settings: Settings,
 ) -> None:
     with served(engine, engine_settings, max_body_bytes=2048, api_keys=["k"]) as client:
         auth = {"Authorization": "Bearer k"}
         responses = [
-            client.get("/healthz"), client.get("/v1/models", headers=auth),
-            client.get("/v1/nothing", headers=auth), client.get("/v1/models"),
+            client.get("/healthz"),
+            client.get("/v1/models", headers=auth),
+            client.get("/v1/nothing", headers=auth),
+            client.get("/v1/models"),
             client.post("/v1/ask", json={"question": "x" * 5000}, headers=auth),
             client.post("/v1/ask", content=b"{", headers={**auth, "Content-Type": "application/json"}),
             client.delete("/v1/ask", headers=auth),

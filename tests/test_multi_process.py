@@ -42,11 +42,15 @@ def rag_serve(env: dict[str, str], log: Path) -> Iterator[httpx.Client]:
     out = log.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env}, cwd=str(log.parent), stdout=out,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        cwd=str(log.parent),
+        stdout=out,
         stderr=subprocess.STDOUT,
     )
     client = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", timeout=60, headers={"Authorization": f"Bearer {ADMIN}"},
+        base_url=f"http://127.0.0.1:{port}",
+        timeout=60,
+        headers={"Authorization": f"Bearer {ADMIN}"},
     )
     try:
         wait_ready(proc, lambda: client.get("/readyz").status_code == 200, 300, f"rag serve (log: {log})")
@@ -73,9 +77,14 @@ def test_two_servers__an_ingest_through_one_is_answered_by_the_other(tmp_path: P
     with ExitStack() as stack:
         port = stack.enter_context(chroma_server(tmp_path / "chroma"))
         env = {
-            "RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "index"),
-            "RAG_COLLECTION": "multi-process", "RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(port),
-            "RAG_ADMIN_KEY": ADMIN, "RAG_ANSWERER": "extractive", "RAG_RATE_LIMIT_PER_MIN": "0",
+            "RAG_CORPUS_DIR": str(corpus),
+            "RAG_INDEX_DIR": str(tmp_path / "index"),
+            "RAG_COLLECTION": "multi-process",
+            "RAG_CHROMA_HOST": "127.0.0.1",
+            "RAG_CHROMA_PORT": str(port),
+            "RAG_ADMIN_KEY": ADMIN,
+            "RAG_ANSWERER": "extractive",
+            "RAG_RATE_LIMIT_PER_MIN": "0",
         }
         writer = stack.enter_context(rag_serve(env, tmp_path / "writer.log"))
         reader = stack.enter_context(rag_serve(env, tmp_path / "reader.log"))

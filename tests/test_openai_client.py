@@ -53,10 +53,12 @@ def test_openai__models_list_the_service_model(client: openai.OpenAI) -> None:
 
 
 def test_openai__completion_has_markers_and_citations(
-    client: openai.OpenAI, engine_corpus: Corpus,
+    client: openai.OpenAI,
+    engine_corpus: Corpus,
 ) -> None:
     raw = client.chat.completions.with_raw_response.create(
-        model="rag-fr-news", messages=[{"role": "user", "content": QUESTION}],
+        model="rag-fr-news",
+        messages=[{"role": "user", "content": QUESTION}],
     )
     completion = raw.parse()
     text = completion.choices[0].message.content or ""
@@ -71,7 +73,9 @@ def test_openai__completion_has_markers_and_citations(
 
 def test_openai__stream_has_markers_and_citations_in_the_last_chunk(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        model="rag-fr-news", messages=[{"role": "user", "content": QUESTION}], stream=True,
+        model="rag-fr-news",
+        messages=[{"role": "user", "content": QUESTION}],
+        stream=True,
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
@@ -80,7 +84,8 @@ def test_openai__stream_has_markers_and_citations_in_the_last_chunk(client: open
     citations = (last.model_extra or {})["citations"]
     assert "4 milliards" in text and citations and markers(text) == {c["n"] for c in citations}
     plain = client.chat.completions.create(
-        model="rag-fr-news", messages=[{"role": "user", "content": QUESTION}],
+        model="rag-fr-news",
+        messages=[{"role": "user", "content": QUESTION}],
     )
     assert text == plain.choices[0].message.content
 
@@ -101,7 +106,8 @@ def test_openai__conversation_follow_up_and_content_parts(client: openai.OpenAI)
 
 def test_openai__out_of_corpus_question_is_a_refusal_without_citations(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
-        model="rag-fr-news", messages=[{"role": "user", "content": OUTSIDE}],
+        model="rag-fr-news",
+        messages=[{"role": "user", "content": OUTSIDE}],
     )
     extra = completion.model_extra or {}
     assert extra["refused"] is True and extra["citations"] == []

@@ -1,23 +1,32 @@
 """The chat in a real headless Chromium, served by uvicorn on 127.0.0.1 with the real engine: a streamed
 answer with its sources, an article opened with the quoted passage highlighted, a follow-up, a refusal
-and a new conversation. Leaves screenshots in artifacts/ (ui-chat-answer.png, ui-chat.png)."""
+and a new conversation; with a real LLM (SmolLM2 on llama.cpp's server), the evidence shown while the
+LLM writes and its unsupported sentences marked. Leaves screenshots in artifacts/ (ui-chat-answer.png,
+ui-chat.png, ui-chat-evidence.png, ui-chat-unsupported.png)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Locator, expect, sync_playwright
 
+from rag.conversation import Message
 from rag.corpus import Corpus
 from rag.engine import Engine
-from rag.types import REFUSAL
+from rag.events import DoneEvent, Event
+from rag.settings import Settings
+from rag.types import REFUSAL, Answer
 from tests.live_server import live_server
+from tests.llm_server import llama_server, require_llm_tier
+from tests.test_generative import generative
 from ui.chat import mount_chat
+from ui.render import UNSUPPORTED_LABEL, UNSUPPORTED_NOTE
 
 pytestmark = pytest.mark.browser
 
@@ -127,4 +136,102 @@ def test_chat__answers_cites_highlights_and_refuses_in_chromium(chromium: str, c
         page.get_by_role("button", name="Pourquoi Leike est-il parti ?").click()
         expect(page.locator("#conversation .turn .answer")).to_contain_text("[1]")
         expect(page.locator("#conversation .turn")).to_have_count(1)
+        browser.close()
+
+
+# Questions SmolLM2 answers with a copied sentence first and invented ones after: its verified answer
+# then keeps the LLM's text with some sentences marked unsupported (else the evidence answers).
+LLM_CANDIDATES = (
+    "Avec quel cofondateur Leike codirigeait-il l'équipe Superalignment ?",
+    "Combien de temps Schulman est-il resté chez Anthropic ?",
+    "Quelle équipe Jan Leike dirigeait-il chez OpenAI ?",
+    "Qui a été nommé nouveau scientifique en chef d'OpenAI ?",
+    "Pourquoi Leike est-il parti ?",
+)
+LLM_TIMEOUT_MS = 300_000  # SmolLM2 on one thread of a busy machine
+# Whether the evidence was on the page while the answer was still pending or being written.
+RECORD_EVIDENCE = """
+window.evidenceWhileWriting = false;
+new MutationObserver(() => {
+  const turn = document.querySelector('#conversation .turn');
+  if (turn && turn.querySelector('.evidence li') && turn.querySelector('.pending, .answer.draft'))
+    window.evidenceWhileWriting = true;
+}).observe(document.querySelector('#conversation'), {subtree: true, childList: true, characterData: true});
+"""
+
+
+def recording(engine: Engine) -> list[Answer]:
+    """The answers `engine` gives the chat, in order: its `chat_stream` still does all the work."""
+    answers: list[Answer] = []
+    stream = engine.chat_stream
+
+    def chat_stream(messages: Sequence[Message], **options: Any) -> Iterator[Event]:
+        for event in stream(messages, **options):
+            if isinstance(event, DoneEvent):
+                answers.append(event.answer)
+            yield event
+
+    engine.chat_stream = chat_stream  # type: ignore[method-assign]
+    return answers
+
+
+@pytest.fixture(scope="module")
+def llm_chat(
+    chromium: str, engine: Engine, engine_settings: Settings, engine_corpus: Corpus
+) -> Iterator[tuple[str, list[Answer]]]:
+    """The chat on a generative engine (SmolLM2 behind llama.cpp's server on 127.0.0.1, greedy), and
+    the answers it gets from the engine."""
+    with llama_server(require_llm_tier()) as llm:
+        gen = generative(engine, engine_settings, llm.base_url, llm_temperature=0.0, llm_max_tokens=120)
+        answers = recording(gen)
+        app = FastAPI()
+        mount_chat(app, gen, engine_corpus, path="/ui")
+        with live_server(app) as url:
+            yield f"{url}/ui/", answers
+
+
+@pytest.mark.llm
+def test_chat__shows_evidence_while_the_llm_writes_and_marks_unsupported_sentences(
+    chromium: str, llm_chat: tuple[str, list[Answer]]
+) -> None:
+    url, answers = llm_chat
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="fr-FR")
+        page.set_default_timeout(LLM_TIMEOUT_MS)
+        page.goto(url)
+        expect(page.locator("#conversation .welcome")).to_be_visible()
+        page.evaluate(RECORD_EVIDENCE)
+        turn = page.locator("#conversation .turn").nth(0)
+        for i, question in enumerate(LLM_CANDIDATES):  # each in a new conversation: no follow-up rewriting
+            if i:
+                page.get_by_role("button", name="Nouvelle conversation").click()
+                expect(page.locator("#conversation .turn")).to_have_count(0)
+            page.locator("#question textarea").fill(question)
+            page.locator("#send").click()
+            expect(turn.locator(".evidence li").first).to_be_visible(timeout=LLM_TIMEOUT_MS)
+            if not i:
+                page.screenshot(path=str(ARTIFACTS / "ui-chat-evidence.png"), full_page=True)
+            expect(turn.locator(".sources, .notice")).to_be_visible(timeout=LLM_TIMEOUT_MS)
+            expect(turn.locator(".evidence")).to_have_count(0)
+            answer = answers[-1]
+            unsupported = [s.text for s in answer.sentences if s.verdict == "unsupported"]
+            marked = turn.locator(".answer .unsupported")
+            expect(marked).to_have_count(len(unsupported))
+            if unsupported:
+                break
+        assert page.evaluate("window.evidenceWhileWriting"), "the evidence should show while the LLM writes"
+        assert unsupported, "SmolLM2 wrote no unsupported sentence that verification kept, marked"
+        for i, text in enumerate(unsupported):
+            expect(marked.nth(i)).to_contain_text(text)
+            expect(marked.nth(i).locator(".verdict")).to_have_text(UNSUPPORTED_LABEL)
+        expect(turn.locator(".unsupported-note")).to_have_text(UNSUPPORTED_NOTE)
+        shown = turn.locator(".answer").inner_text()
+        for sentence in answer.sentences:
+            assert sentence.text in shown
+        page.mouse.move(0, 0)
+        marked.first.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "ui-chat-unsupported.png"), full_page=True)
         browser.close()

@@ -6,6 +6,7 @@ artifacts/ (ui-chat-history.png)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -13,11 +14,11 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from rag.corpus import Corpus
 from rag.engine import Engine
-from rag.history import LOCAL_OWNER, HistoryStore
+from rag.history import LOCAL_OWNER, HistoryStore, owner_of
 from tests.live_server import live_server
 from tests.test_ui_browser import ARTIFACTS, CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
 from ui.chat import mount_chat
-from ui.history import ChatHistory
+from ui.history import ChatHistory, Logins
 
 pytestmark = pytest.mark.browser
 
@@ -109,3 +110,39 @@ def test_chat__thumbs_down_with_correction_then_resume_a_past_conversation(
     assert [(c.title, c.turns) for c in saved] == [(LEIKE, 2), (AMAZON, 1)]
     leike = store.get_conversation(LOCAL_OWNER, saved[0].id)
     assert [t.question for t in leike.turns] == [LEIKE, FOLLOW_UP]
+
+
+def test_chat__each_login_key_sees_only_its_own_conversations(
+    chromium: str,  # noqa: F811
+    engine: Engine,
+    engine_corpus: Corpus,
+    tmp_path: Path,
+) -> None:
+    store = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")
+    logins = Logins(["alice-key-1", "bob-key-2"])
+    app = FastAPI()
+    mount_chat(app, engine, engine_corpus, path="/ui", auth=logins, history=ChatHistory(store, logins.owner))
+    with live_server(app) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+
+        def login(user: str, key: str) -> Page:
+            page = browser.new_context(locale="fr-FR").new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"{url}/ui/")
+            page.locator("input[type=text]").first.fill(user)
+            page.locator("input[type=password]").fill(key)
+            page.locator("input[type=password]").press("Enter")
+            expect(page.locator("#history")).to_be_visible()
+            return page
+
+        alice = login("alice", "alice-key-1")
+        ask(alice, LEIKE, 0)
+        expect(alice.locator("#history").get_by_label(LEIKE)).to_be_checked()
+        bob = login("bob", "bob-key-2")
+        expect(bob.locator("#question textarea")).to_be_visible()
+        expect(bob.locator("#history label")).to_have_count(0)
+        alice.reload()
+        expect(alice.locator("#history label")).to_have_count(1)
+        browser.close()
+    assert [c.title for c in store.list_conversations(owner_of("alice-key-1"))] == [LEIKE]
+    assert store.list_conversations(owner_of("bob-key-2")) == []

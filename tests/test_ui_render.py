@@ -1,5 +1,6 @@
 """The chat's HTML: hostile article, question and answer text is escaped, never active markup; the
-highlight covers exactly the quoted span; refusals and errors read as notices."""
+highlight covers exactly the quoted span; refusals and errors read as notices; unsupported sentences
+are marked; the evidence shows while the answer is written."""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ from html.parser import HTMLParser
 
 import pytest
 
-from rag.types import REFUSAL, Citation
+from rag.types import REFUSAL, Citation, Passage, Sentence
 from tests.conftest import CORPUS
-from ui.render import render_article, render_conversation, render_turn
+from ui.render import (
+    EVIDENCE_LABEL,
+    UNSUPPORTED_LABEL,
+    UNSUPPORTED_NOTE,
+    render_article,
+    render_conversation,
+    render_turn,
+)
 from ui.turns import Turn
 
 HOSTILE = (
@@ -124,3 +132,64 @@ def test_render_turn__pending_then_streaming_cursor_until_done() -> None:
     assert "Recherche dans les articles…" in render_turn(0, Turn("Question ?"))
     assert 'class="cursor"' in render_turn(0, Turn("Question ?", answer="Début"))
     assert 'class="cursor"' not in render_turn(0, Turn("Question ?", answer="Fin.", done=True))
+
+
+def passage(text: str, file: str = "004_d6bdbc85729e3bbc.txt") -> Passage:
+    return Passage(f"{file}:0", file, "Titre <i>article</i>", text, 0, len(text), 0.5)
+
+
+def test_render_turn__unsupported_sentence_is_marked_in_words_and_supported_one_is_not() -> None:
+    quote = "Leike a démissionné."
+    sentences = [
+        Sentence(quote, (1,)),
+        Sentence("Son salaire est de <b>3 M$</b>.", verdict="unsupported"),
+    ]
+    turn = Turn(
+        "Pourquoi ?",
+        answer=f"{quote} [1] Son salaire est de <b>3 M$</b>.",
+        citations=[citation(quote, quote)],
+        sentences=sentences,
+        done=True,
+    )
+    html = render_turn(0, turn)
+    assert_inert(html)
+    unsupported = html.split('<span class="unsupported"', 1)[1].split("</span></span>", 1)[0]
+    assert "Son salaire est de &lt;b&gt;3 M$&lt;/b&gt;." in unsupported and UNSUPPORTED_LABEL in unsupported
+    assert quote not in unsupported and html.count('class="unsupported"') == 1
+    assert 'data-turn="0" data-n="1"' in html  # the supported sentence keeps its marker button
+    assert UNSUPPORTED_NOTE in html
+
+
+def test_render_turn__rendered_sentences_read_as_the_answer_text() -> None:
+    quote = "Leike a démissionné."
+    answer = f"{quote} [1] Il a rejoint Anthropic. [1][2]"
+    sentences = [Sentence(quote, (1,)), Sentence("Il a rejoint Anthropic.", (1, 2))]
+    turn = Turn("?", answer=answer, citations=[citation(quote, quote)], sentences=sentences, done=True)
+    from_sentences = render_turn(0, turn)
+    from_text = render_turn(0, Turn("?", answer=answer, citations=turn.citations, done=True))
+    assert from_sentences == from_text
+    assert UNSUPPORTED_NOTE not in from_sentences and 'class="unsupported"' not in from_sentences
+
+
+def test_render_turn__evidence_is_shown_while_the_answer_is_written_then_sources_replace_it() -> None:
+    evidence = [passage("Leike a démissionné <script>x</script>."), passage("Anthropic, créée en 2021.")]
+    waiting = render_turn(0, Turn("Pourquoi ?", passages=evidence))
+    writing = render_turn(0, Turn("Pourquoi ?", answer="Leike a", passages=evidence))
+    for html in (waiting, writing):
+        assert_inert(html)
+        assert EVIDENCE_LABEL in html and html.count("<blockquote>") == 2
+        assert "Leike a démissionné &lt;script&gt;x&lt;/script&gt;." in html
+        assert "Titre &lt;i&gt;article&lt;/i&gt;" in html
+    assert 'class="answer draft"' in writing
+    quote = "Leike a démissionné."
+    done = render_turn(
+        0,
+        Turn(
+            "Pourquoi ?",
+            answer=f"{quote} [1]",
+            citations=[citation(quote, quote)],
+            passages=evidence,
+            done=True,
+        ),
+    )
+    assert EVIDENCE_LABEL not in done and "draft" not in done and 'class="sources"' in done

@@ -4,9 +4,10 @@ generated text is written by hand, the passages come from real retrieval)."""
 from __future__ import annotations
 
 from rag.answering.prompts import REFUSALS
-from rag.answering.verify import split_claims, verify
+from rag.answering.verify import find_support, split_claims, verify
 from rag.corpus import read_text
 from rag.engine import Engine
+from rag.grounding import build_grounding_checker
 from tests.conftest import CORPUS
 
 QUESTION = "Pourquoi Leike est-il parti ?"
@@ -70,3 +71,28 @@ def test_verify__a_misspelt_name_at_the_start_is_not_supported(engine: Engine) -
     assert draft.refused  # its only sentence is unsupported: nothing is left to show
     right = verify(text.replace("Leake", "Leike"), passages, evidence, refusals=REFUSALS)
     assert [s.verdict for s in right.sentences] == ["supported"]
+
+
+def test_verify__a_sentence_must_answer_the_question_asked(engine: Engine) -> None:
+    question = "Quelle entreprise Ilya Sutskever a-t-il fondée ?"
+    passages, evidence, _ = engine.retrieve(question)
+    n = next(i for i, p in enumerate(passages, 1) if "Anthropic" in p.text and "Sutskever" in p.text)
+    assert not verify(f"Anthropic [{n}].", passages, evidence, refusals=REFUSALS).refused
+    assert verify(f"Anthropic [{n}].", passages, evidence, refusals=REFUSALS, question=question).refused
+    joined = "Quelle entreprise Jan Leike a-t-il rejointe ?"
+    passages, evidence, _ = engine.retrieve(joined)
+    draft = verify("Anthropic [1].", passages, evidence, refusals=REFUSALS, question=joined)
+    assert [s.verdict for s in draft.sentences] == ["supported"]
+
+
+def test_find_support__moves_a_marker_to_the_passage_that_answers(engine: Engine) -> None:
+    question = "Combien Amazon a-t-il investi dans Anthropic ?"
+    passages, evidence, _ = engine.retrieve(question)
+    checker = build_grounding_checker(evidence.embed, evidence)
+    right = next(i for i, p in enumerate(passages, 1) if "4 milliards" in p.text)
+    wrong = next(i for i, p in enumerate(passages, 1) if "4 milliards" not in p.text)
+    claim = "Amazon a investi 4 milliards de dollars dans Anthropic."
+    assert find_support(checker, claim, [right], passages, question=question).passages == [right]
+    moved = find_support(checker, claim, [wrong, 99], passages, question=question)
+    assert (moved.passages, moved.invalid, moved.fix) == ([right], 1, "markers_moved")
+    assert find_support(checker, "Anthropic a 200 employés.", [], passages, question=question).passages == []

@@ -18,7 +18,20 @@ from fastapi import FastAPI  # noqa: E402
 
 from rag.corpus import Corpus  # noqa: E402
 from rag.engine import Engine  # noqa: E402
-from rag.errors import RagError  # noqa: E402
+from rag.errors import InvalidQuestionError, RagError  # noqa: E402
+from ui.documents import (  # noqa: E402
+    Add,
+    DocumentsPanel,
+    UploadPolicy,
+    documents_panel,
+    restriction,
+    uploader,
+    wire_documents,
+)
+from ui.feedback import FeedbackForm, feedback_form, wire_feedback  # noqa: E402
+from ui.history import ChatHistory  # noqa: E402
+from ui.past import past_list, wire_past  # noqa: E402
+from ui.rating import RATE_CSS, RATE_JS  # noqa: E402
 from ui.render import ARTICLE_HINT, render_article, render_conversation, render_notice  # noqa: E402
 from ui.style import ARTICLE_CSS, ARTICLE_JS, CONVERSATION_CSS, CONVERSATION_JS  # noqa: E402
 from ui.turns import Turn, answer_turn, find_citation  # noqa: E402
@@ -40,18 +53,37 @@ INTRO = (
 SOURCE_MISSING = "Cette source n’est plus disponible."
 
 
-def asker(engine: Engine) -> Callable[[str, list[Turn]], Iterator[tuple[Any, Any, Any]]]:
-    """The handler of a question: the turn, shown again after each step of the engine's stream."""
+def asker(engine: Engine, history: ChatHistory) -> Callable[..., Iterator[tuple[Any, ...]]]:
+    """The handler of a question: the turn, shown again after each step of the engine's stream,
+    then saved into the conversation (the side list shows it)."""
 
-    def ask(question: str, turns: list[Turn]) -> Iterator[tuple[Any, Any, Any]]:
+    def ask(
+        question: str,
+        turns: list[Turn],
+        date_from: str = "",
+        date_to: str = "",
+        sources: list[str] | None = None,
+        conversation_id: str | None = None,
+        request: gr.Request | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
         question = (question or "").strip()
         if not question or (turns and not turns[-1].done):
             # Nothing to ask, or an answer still streaming (Enter, then a click): leave all as it is.
-            yield gr.skip(), gr.skip(), gr.skip()
+            yield (gr.skip(),) * 5
             return
-        for turn in answer_turn(engine, turns, question):
+        try:
+            restrict = restriction(date_from, date_to, sources)
+        except InvalidQuestionError as exc:
+            shown = [*turns, Turn(question=question, error=str(exc), done=True)]
+            yield gr.skip(), shown, render_conversation(shown), gr.skip(), gr.skip()
+            return
+        shown = turns
+        for turn in answer_turn(engine, turns, question, restrict):
             shown = [*turns, turn]
-            yield "", shown, render_conversation(shown)
+            yield "", shown, render_conversation(shown), gr.skip(), gr.skip()
+        if shown is not turns and history.store is not None:
+            saved = history.save(request, conversation_id, shown[-1])
+            yield "", shown, render_conversation(shown), saved, history.side_list(request, saved)
 
     return ask
 
@@ -92,19 +124,25 @@ class Layout:
     examples: list[gr.Button]
     new: gr.Button
     article: gr.HTML
+    panel: DocumentsPanel
+    conversation_id: gr.State  # the saved conversation being continued, None before its first answer
+    past: gr.Radio
+    form: FeedbackForm
 
 
-def layout(max_question_chars: int) -> Layout:
+def layout(max_question_chars: int, can_upload: bool = False) -> Layout:
     """Lay out the components, inside the `gr.Blocks` being built."""
-    turns = gr.State([])
+    turns, conversation_id = gr.State([]), gr.State(None)
     gr.Markdown(INTRO)
     with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=180):
+            past = past_list()
         with gr.Column(scale=3):
             conversation = gr.HTML(
                 render_conversation([]),
                 elem_id="conversation",
-                css_template=CONVERSATION_CSS,
-                js_on_load=CONVERSATION_JS,
+                css_template=CONVERSATION_CSS + RATE_CSS,
+                js_on_load=CONVERSATION_JS + RATE_JS,
                 autoscroll=True,
                 min_height=320,
                 max_height=640,
@@ -122,6 +160,8 @@ def layout(max_question_chars: int) -> Layout:
             with gr.Row():
                 examples = [gr.Button(text, size="sm", variant="secondary") for text in EXAMPLES]
             new = gr.Button("Nouvelle conversation", size="sm", elem_id="new-conversation")
+            form = feedback_form()
+            panel = documents_panel(can_upload)
         with gr.Column(scale=2):
             article = gr.HTML(
                 render_notice(ARTICLE_HINT),
@@ -134,7 +174,9 @@ def layout(max_question_chars: int) -> Layout:
                 min_height=320,
                 max_height=720,
             )
-    return Layout(turns, conversation, question, send, examples, new, article)
+    return Layout(
+        turns, conversation, question, send, examples, new, article, panel, conversation_id, past, form
+    )
 
 
 def wire(ui: Layout, ask: Callable[..., Any], open_source: Callable[..., Any]) -> None:
@@ -142,16 +184,17 @@ def wire(ui: Layout, ask: Callable[..., Any], open_source: Callable[..., Any]) -
     No handler is part of a public API."""
     asked: dict[str, Any] = {
         "fn": ask,
-        "outputs": [ui.question, ui.turns, ui.conversation],
+        "outputs": [ui.question, ui.turns, ui.conversation, ui.conversation_id, ui.past],
         "concurrency_id": "ask",
         "api_visibility": "private",
         "show_progress": "minimal",
         "show_progress_on": [ui.conversation],
     }
+    filters = [ui.panel.date_from, ui.panel.date_to, ui.panel.sources, ui.conversation_id]
     events: list[Any] = [
-        ui.question.submit(inputs=[ui.question, ui.turns], **asked),
-        ui.send.click(inputs=[ui.question, ui.turns], **asked),
-        *(button.click(inputs=[button, ui.turns], **asked) for button in ui.examples),  # asks at once
+        ui.question.submit(inputs=[ui.question, ui.turns, *filters], **asked),
+        ui.send.click(inputs=[ui.question, ui.turns, *filters], **asked),
+        *(button.click(inputs=[button, ui.turns, *filters], **asked) for button in ui.examples),  # at once
     ]
     ui.conversation.open_source(
         open_source, inputs=[ui.turns], outputs=[ui.article], api_visibility="private"
@@ -170,11 +213,23 @@ def build_chat(
     *,
     concurrency_limit: int = 2,
     max_queue: int = 32,
+    add: Add | None = None,
+    uploads: UploadPolicy | None = None,
+    history: ChatHistory | None = None,
 ) -> gr.Blocks:
     """The chat for `engine` and the articles of `corpus`, queued: at most `concurrency_limit`
-    answers at once, `max_queue` waiting."""
+    answers at once, `max_queue` waiting. With `add` and an admin key in `uploads`, an admin can
+    upload documents. With `history`, answers are saved, rated and resumed from a side list."""
+    uploads = uploads or UploadPolicy(admin_key="", max_bytes=0)
+    history = history or ChatHistory(None)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        wire(layout(engine.limits.max_question_chars), asker(engine), source_opener(corpus))
+        ui = layout(engine.limits.max_question_chars, can_upload=add is not None and bool(uploads.admin_key))
+        wire(ui, asker(engine, history), source_opener(corpus))
+        wire_feedback(ui.conversation, ui.turns, ui.form, history, render_conversation)
+        wire_past(
+            demo, ui.past, ui.new, ui.conversation_id, ui.turns, ui.conversation, ui.article, ui.form, history
+        )
+        wire_documents(demo, ui.panel, corpus.documents, uploader(add, uploads))
     demo.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue, api_open=False)
     return demo
 
@@ -186,8 +241,15 @@ def mount_chat(
     path: str = "/ui",
     *,
     auth: Callable[[str, str], bool] | None = None,
+    add: Add | None = None,
+    uploads: UploadPolicy | None = None,
+    history: ChatHistory | None = None,
 ) -> FastAPI:
-    """Mount the chat on `app` at `path` (behind `auth`, if given): no footer links, no raw errors."""
+    """Mount the chat on `app` at `path` (behind `auth`, if given): no footer links, no raw errors.
+    Uploads (`add`, `uploads`) are refused past their size limit before they are stored; `history`
+    saves the conversations."""
+    demo = build_chat(engine, corpus, add=add, uploads=uploads, history=history)
+    limit = uploads.max_bytes if uploads is not None and uploads.max_bytes else None
     return gr.mount_gradio_app(
-        app, build_chat(engine, corpus), path=path, auth=auth, footer_links=[], show_error=False
+        app, demo, path=path, auth=auth, footer_links=[], show_error=False, max_file_size=limit
     )

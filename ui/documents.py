@@ -8,6 +8,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from html import escape
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,9 +17,11 @@ import gradio as gr
 
 from rag.corpus import SkippedFile
 from rag.documents import StoredDocument
-from rag.errors import RagError
+from rag.errors import InvalidQuestionError, RagError
+from rag.filters import DocumentFilter
 from rag.formats import KINDS, LABELS, check_kind
 from rag.progress import IngestProgress
+from ui.meta import french_date, safe_url
 
 MAX_UPLOAD_FILES = 20
 NO_DOCUMENTS = "Aucun document n’est encore indexé."
@@ -37,10 +40,6 @@ Add = Callable[[list[tuple[str, bytes]], Callable[[IngestProgress], None]], AddR
 """Save files into the corpus and ingest them, reporting progress (built by the composition root)."""
 
 
-def safe_url(url: str) -> str:
-    return url if url.startswith(("https://", "http://")) else ""
-
-
 def render_documents(documents: Sequence[StoredDocument]) -> str:
     """The documents as a table: title (a link to the original when known), source, date, type, size."""
     if not documents:
@@ -55,7 +54,7 @@ def render_documents(documents: Sequence[StoredDocument]) -> str:
         rows.append(
             f'<tr data-id="{escape(doc.id)}"><td>{title}<br><code>{escape(doc.id)}</code></td>'
             f"<td>{escape(str(doc.meta.get('source', '')))}</td>"
-            f"<td>{escape(str(doc.meta.get('date', '')))}</td>"
+            f"<td>{escape(french_date(str(doc.meta.get('date', ''))))}</td>"
             f"<td>{escape(LABELS.get(doc.kind, doc.kind))}{pages}</td><td>{doc.chunks}</td></tr>"
         )
     head = "<tr><th>Document</th><th>Source</th><th>Date</th><th>Type</th><th>Passages</th></tr>"
@@ -103,10 +102,10 @@ def uploader(add: Add | None, policy: UploadPolicy) -> Callable[[list[str] | Non
         try:
             policy.check_key(key)
         except RagError as exc:
-            yield f"⚠️ {exc}"
+            yield f"{exc}"
             return
         if add is None:
-            yield "⚠️ L’ajout de documents est désactivé sur ce serveur."
+            yield "L’ajout de documents est désactivé sur ce serveur."
             return
         if not paths:
             yield "Choisissez un ou plusieurs fichiers."
@@ -117,7 +116,11 @@ def uploader(add: Add | None, policy: UploadPolicy) -> Callable[[list[str] | Non
                 files.append(policy.read(path))
             except (SkippedFile, OSError) as exc:
                 refused.append(f"{Path(path).name} : {exc}")
-        lines = [f"❌ refusé — {line}" for line in refused]
+        lines = [f"refusé — {line}" for line in refused]
+        if len(paths) > MAX_UPLOAD_FILES:
+            lines.append(
+                f"{len(paths) - MAX_UPLOAD_FILES} fichier(s) de trop ignoré(s) : {MAX_UPLOAD_FILES} au plus."
+            )
         if not files:
             yield "\n".join(lines)
             return
@@ -141,23 +144,46 @@ def _run(add: Add, files: list[tuple[str, bytes]], lines: list[str]) -> Iterator
 
     threading.Thread(target=work, name="rag-chat-upload", daemon=True).start()
     while (event := events.get()) is not None:
-        yield "\n".join([*lines, f"⏳ {event.describe()}"])
+        yield "\n".join([*lines, f"{event.describe()}"])
     if "error" in outcome:
-        yield "\n".join([*lines, f"⚠️ {outcome['error']}"])
+        yield "\n".join([*lines, f"{outcome['error']}"])
         return
     report = outcome["report"]
-    done = [f"✅ ajouté — {name}" for name in [*report.added, *report.updated]]
-    left = [f"❌ ignoré — {name} : {reason}" for name, reason in report.skipped]
-    parts = [f"⚠️ partiellement lu — {name} : {reason}" for name, reason in report.warnings]
+    done = [f"ajouté — {name}" for name in [*report.added, *report.updated]]
+    left = [f"ignoré — {name} : {reason}" for name, reason in report.skipped]
+    parts = [f"partiellement lu — {name} : {reason}" for name, reason in report.warnings]
     yield "\n".join([*lines, *done, *left, *parts]) or "Rien de nouveau : ces fichiers étaient déjà indexés."
+
+
+def restriction(
+    date_from: str | None, date_to: str | None, sources: Sequence[str] | None
+) -> DocumentFilter | None:
+    """The chat's filter fields as a filter (None when empty); InvalidQuestionError, in French, for a
+    date that is not one."""
+    days = []
+    for label, value in (("de début", date_from), ("de fin", date_to)):
+        text = (value or "").strip()
+        try:
+            days.append(date.fromisoformat(text) if text else None)
+        except ValueError:
+            raise InvalidQuestionError(f"La date {label} « {text} » n’est pas une date AAAA-MM-JJ.") from None
+    try:
+        return DocumentFilter.of(date_from=days[0], date_to=days[1], sources=list(sources or ()))
+    except InvalidQuestionError:
+        raise InvalidQuestionError(
+            "La période est vide : la date de début est après la date de fin."
+        ) from None
 
 
 @dataclass
 class DocumentsPanel:
-    """The panel's components."""
+    """The panel's components: the list, the filters questions go through, the admin upload."""
 
     listing: gr.HTML
     refresh: gr.Button
+    date_from: gr.Textbox
+    date_to: gr.Textbox
+    sources: gr.Dropdown
     files: gr.File | None
     key: gr.Textbox | None
     send: gr.Button | None
@@ -166,11 +192,18 @@ class DocumentsPanel:
 
 def documents_panel(can_upload: bool) -> DocumentsPanel:
     """Lay out the panel inside the `gr.Blocks` being built (the upload only if uploads are enabled)."""
+    with gr.Accordion("Filtrer par date ou par source", open=False, elem_id="filters"):
+        with gr.Row():
+            date_from = gr.Textbox(
+                label="Depuis le", placeholder="AAAA-MM-JJ", max_length=10, elem_id="date-from"
+            )
+            date_to = gr.Textbox(label="Jusqu’au", placeholder="AAAA-MM-JJ", max_length=10, elem_id="date-to")
+        sources = gr.Dropdown(label="Sources", multiselect=True, choices=[], elem_id="sources")
     with gr.Accordion("Documents indexés", open=False, elem_id="documents-panel"):
         listing = gr.HTML(elem_id="documents")
         refresh = gr.Button("Actualiser la liste", size="sm", elem_id="documents-refresh")
         if not can_upload:
-            return DocumentsPanel(listing, refresh, None, None, None, None)
+            return DocumentsPanel(listing, refresh, date_from, date_to, sources, None, None, None, None)
         with gr.Group():
             files = gr.File(
                 label="Ajouter des documents (administration)",
@@ -182,7 +215,7 @@ def documents_panel(can_upload: bool) -> DocumentsPanel:
             key = gr.Textbox(label="Clé d’administration", type="password", elem_id="upload-key")
             send = gr.Button("Ajouter", variant="secondary", elem_id="upload-send")
             status = gr.Textbox(label="Ajout", lines=4, interactive=False, elem_id="upload-status")
-    return DocumentsPanel(listing, refresh, files, key, send, status)
+    return DocumentsPanel(listing, refresh, date_from, date_to, sources, files, key, send, status)
 
 
 def wire_documents(
@@ -193,11 +226,14 @@ def wire_documents(
 ) -> None:
     """Connect the panel: the list on load and on demand, the upload then the list again."""
 
-    def listing() -> str:
-        return render_documents(documents())
+    def listing() -> tuple[str, Any]:
+        found = documents()
+        names = sorted({str(d.meta["source"]) for d in found if d.meta.get("source")})
+        return render_documents(found), gr.update(choices=names)
 
-    demo.load(listing, outputs=[panel.listing], api_visibility="private")
-    panel.refresh.click(listing, outputs=[panel.listing], api_visibility="private")
+    shown = [panel.listing, panel.sources]
+    demo.load(listing, outputs=shown, api_visibility="private")
+    panel.refresh.click(listing, outputs=shown, api_visibility="private")
     if panel.send is not None and panel.files is not None and panel.key is not None and panel.status:
         panel.send.click(
             upload,
@@ -206,4 +242,4 @@ def wire_documents(
             api_visibility="private",
             concurrency_id="upload",
             concurrency_limit=1,
-        ).then(listing, outputs=[panel.listing], api_visibility="private")
+        ).then(listing, outputs=shown, api_visibility="private")

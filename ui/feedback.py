@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from html import escape
 from typing import Any
 
 import gradio as gr
@@ -13,42 +12,9 @@ import gradio as gr
 from ui.history import ChatHistory
 from ui.turns import Turn
 
-RATINGS = (("up", "👍", "Bonne réponse"), ("down", "👎", "Mauvaise réponse"))
 ASK_MORE = "Merci ! Vous pouvez préciser votre avis (facultatif) :"
 THANKS = "Merci, votre avis est enregistré."
 NOT_SAVED = "Votre avis n’a pas pu être enregistré. Réessayez dans un instant."
-
-RATE_CSS = """
-.rate { display: flex; gap: .35rem; margin-top: .6rem; }
-.rate button {
-  font-size: .95rem; line-height: 1; padding: .25rem .45rem; border-radius: 6px; cursor: pointer;
-  background: none; border: 1px solid var(--border-color-primary); filter: grayscale(1); opacity: .7;
-}
-.rate button:hover, .rate button[aria-pressed="true"] { filter: none; opacity: 1; }
-.rate button[aria-pressed="true"] { border-color: var(--color-accent); background: var(--color-accent-soft); }
-"""
-
-# A click on 👍 or 👎 sends the turn and the rating to the server.
-RATE_JS = """
-element.addEventListener('click', (event) => {
-  const button = event.target.closest('[data-rating]');
-  if (!button || !element.contains(button)) return;
-  trigger('rate', {turn: Number(button.dataset.turn), rating: button.dataset.rating});
-});
-"""
-
-
-def render_rating(index: int, turn: Turn) -> str:
-    """The 👍 / 👎 of a finished, saved turn (nothing for the others)."""
-    if not turn.done or turn.error or turn.turn_id is None:
-        return ""
-    buttons = "".join(
-        f'<button type="button" class="rate-{rating}" data-turn="{index}" data-rating="{rating}" '
-        f'aria-pressed="{str(turn.rating == rating).lower()}" title="{escape(label)}" '
-        f'aria-label="{escape(label)}">{emoji}</button>'
-        for rating, emoji, label in RATINGS
-    )
-    return f'<div class="rate" role="group" aria-label="Votre avis">{buttons}</div>'
 
 
 @dataclass
@@ -56,7 +22,7 @@ class FeedbackForm:
     """The form under the conversation, shown after a click on 👍 or 👎."""
 
     pending: gr.State  # index of the turn being rated
-    box: gr.Group
+    box: gr.Column
     note: gr.Markdown
     comment: gr.Textbox
     correction: gr.Textbox
@@ -68,7 +34,7 @@ class FeedbackForm:
 def feedback_form() -> FeedbackForm:
     """Lay out the form, hidden, inside the `gr.Blocks` being built."""
     pending = gr.State(None)
-    with gr.Group(visible=False, elem_id="feedback") as box:
+    with gr.Column(visible=False, variant="panel", elem_id="feedback") as box:
         note = gr.Markdown(ASK_MORE)
         comment = gr.Textbox(label="Commentaire", max_length=2000, elem_id="feedback-comment")
         correction = gr.Textbox(
@@ -88,8 +54,7 @@ def feedback_form() -> FeedbackForm:
 
 def _articles(turn: Turn) -> list[tuple[str, str]]:
     """(title — file, file) of the articles the answer was drawn from: the likely places of the answer."""
-    passages = turn.result.passages if turn.result is not None else []
-    files = {p.file: p.title for p in passages} | {c.file: c.title for c in turn.citations}
+    files = {p.file: p.title for p in turn.passages} | {c.file: c.title for c in turn.citations}
     return [(f"{title} — {file}", file) for file, title in files.items()]
 
 
@@ -136,7 +101,7 @@ def wire_feedback(
         saved = history.rate(request, shown[index], **given)
         return gr.update(visible=False), gr.update(visible=True, value=THANKS if saved else NOT_SAVED)
 
-    conversation.rate(  # type: ignore[attr-defined]  # a custom event of the HTML (RATE_JS)
+    conversation.rate(  # type: ignore[attr-defined]  # a custom event of the HTML (ui.rating.RATE_JS)
         rate,
         inputs=[turns],
         outputs=[
@@ -159,9 +124,10 @@ def wire_feedback(
     )
 
 
-def hidden(form: FeedbackForm) -> list[Any]:
-    """Updates that close the form and its thanks (a new or resumed conversation)."""
+def closed() -> list[Any]:
+    """Updates of (`pending`, `box`, `thanks`) that close the form and its thanks (a new or resumed
+    conversation)."""
     return [None, gr.update(visible=False), gr.update(visible=False)]
 
 
-__all__ = ["RATE_CSS", "RATE_JS", "FeedbackForm", "feedback_form", "hidden", "render_rating", "wire_feedback"]
+__all__ = ["FeedbackForm", "feedback_form", "closed", "wire_feedback"]

@@ -48,6 +48,8 @@ def from_stored(turn: StoredTurn) -> Turn:
         answer=answer.answer,
         searched=answer.standalone_question,
         citations=list(answer.citations),
+        sentences=list(answer.sentences),
+        passages=list(answer.passages),
         refused=answer.refused,
         degraded=answer.degraded,
         done=True,

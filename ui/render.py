@@ -1,4 +1,5 @@
-"""HTML for the chat: the conversation, each answer's sources and an article with its quoted passage
+"""HTML for the chat: the conversation, the evidence found while the answer is written, each answer's
+sentences as verification judged them and its sources, and an article with its quoted passage
 highlighted. Every piece of article, question or answer text is escaped before markup goes around it."""
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from collections.abc import Sequence
 from html import escape
 
 from rag.markers import MARKER
-from rag.types import Citation
+from rag.types import Citation, Passage, Sentence
+from ui.meta import render_meta
+from ui.rating import render_rating
 from ui.turns import Turn
 
 WELCOME = (
@@ -19,6 +22,14 @@ ARTICLE_HINT = "Cliquez sur une source (ou sur un marqueur [n]) pour lire l’ar
 REFUSAL_HINT = "Les articles ne traitent pas de cette question : reformulez-la ou posez-en une autre."
 DEGRADED_NOTE = "Le modèle de langage est indisponible : réponse composée d’extraits des articles."
 PENDING = "Recherche dans les articles…"
+WRITING = "Réponse en cours de rédaction : chaque phrase sera vérifiée contre les articles."
+EVIDENCE_LABEL = "Extraits trouvés dans les articles"
+UNSUPPORTED_LABEL = "non vérifiée"
+UNSUPPORTED_TITLE = "Aucun passage des articles n’appuie cette phrase."
+UNSUPPORTED_NOTE = (
+    "Les phrases marquées « non vérifiée » ne sont appuyées par aucun passage des articles : "
+    "ne vous y fiez pas."
+)
 
 _MARKER = re.compile(rf"(\s?){MARKER.pattern}")  # with the space before it
 
@@ -46,13 +57,36 @@ def render_turn(index: int, turn: Turn) -> str:
         )
     elif not turn.answer:
         parts.append(f'<p class="pending">{escape(PENDING)}</p>')
+        parts.append(render_evidence(turn.passages))
+    elif not turn.done:  # the LLM is writing: its raw text, then the evidence it reads
+        body = render_answer(index, turn.answer, turn.citations)
+        parts.append(f'<div class="answer draft">{body}<span class="cursor">▍</span></div>')
+        parts.append(f'<p class="searched">{escape(WRITING)}</p>')
+        parts.append(render_evidence(turn.passages))
     else:
-        cursor = "" if turn.done else '<span class="cursor">▍</span>'
-        parts.append(f'<div class="answer">{render_answer(index, turn.answer, turn.citations)}{cursor}</div>')
+        body = (
+            render_sentences(index, turn.sentences, turn.citations)
+            if turn.sentences
+            else render_answer(index, turn.answer, turn.citations)
+        )
+        parts.append(f'<div class="answer">{body}</div>')
+        if any(s.verdict == "unsupported" for s in turn.sentences):
+            parts.append(f'<p class="unsupported-note" role="note">{escape(UNSUPPORTED_NOTE)}</p>')
         if turn.degraded:
             parts.append(f'<p class="searched">{escape(DEGRADED_NOTE)}</p>')
         parts.append(render_sources(index, turn.citations))
+    parts.append(render_rating(index, turn))
     return f'<div class="turn">{question}<div class="msg bot">{"".join(parts)}</div></div>'
+
+
+def _marker(index: int, n: int, known: set[int], space: str) -> str:
+    if n not in known:
+        return f'{space}<span class="marker">[{n}]</span>'
+    # A span, not a <button>: an inline box does not break away from the word before it.
+    return (
+        f'{space}<span role="button" tabindex="0" class="marker" data-turn="{index}" data-n="{n}" '
+        f'title="Ouvrir la source {n}">[{n}]</span>'
+    )
 
 
 def render_answer(index: int, answer: str, citations: Sequence[Citation]) -> str:
@@ -60,16 +94,43 @@ def render_answer(index: int, answer: str, citations: Sequence[Citation]) -> str
     known = {c.n for c in citations}
 
     def marker(match: re.Match[str]) -> str:
-        space, n = "\u00a0" if match.group(1) else "", int(match.group(2))  # [n] stays by its word
-        if n not in known:
-            return f'{space}<span class="marker">[{n}]</span>'
-        # A span, not a <button>: an inline box does not break away from the word before it.
-        return (
-            f'{space}<span role="button" tabindex="0" class="marker" data-turn="{index}" data-n="{n}" '
-            f'title="Ouvrir la source {n}">[{n}]</span>'
-        )
+        space = "\u00a0" if match.group(1) else ""  # [n] stays by its word
+        return _marker(index, int(match.group(2)), known, space)
 
     return _MARKER.sub(marker, escape(answer))
+
+
+def render_sentences(index: int, sentences: Sequence[Sentence], citations: Sequence[Citation]) -> str:
+    """The verified answer sentence by sentence (the same text as the answer): a sentence that no
+    passage supports is marked « non vérifiée », in words and in colour."""
+    known = {c.n for c in citations}
+    pieces = []
+    for sentence in sentences:
+        marks = "".join(
+            _marker(index, n, known, "\u00a0" if i == 0 else "") for i, n in enumerate(sentence.citations)
+        )
+        if sentence.verdict == "unsupported":
+            pieces.append(
+                f'<span class="unsupported" title="{escape(UNSUPPORTED_TITLE)}">{escape(sentence.text)}'
+                f'<span class="verdict">{escape(UNSUPPORTED_LABEL)}</span></span>{marks}'
+            )
+        else:
+            pieces.append(f"{escape(sentence.text)}{marks}")
+    return " ".join(pieces)
+
+
+def render_evidence(passages: Sequence[Passage]) -> str:
+    """The passages retrieved for the question, readable while the LLM writes its answer."""
+    if not passages:
+        return ""
+    items = "".join(
+        f'<li><span class="title">{escape(p.title)}</span> <span class="file">{escape(p.file)}</span>'
+        f"<blockquote>{escape(p.text.strip())}</blockquote></li>"
+        for p in passages
+    )
+    return (
+        f'<div class="evidence"><p class="sources-label">{escape(EVIDENCE_LABEL)}</p><ol>{items}</ol></div>'
+    )
 
 
 def render_sources(index: int, citations: Sequence[Citation]) -> str:
@@ -81,6 +142,7 @@ def render_sources(index: int, citations: Sequence[Citation]) -> str:
         f'title="Ouvrir l’article">'
         f'<span class="num">[{c.n}]</span> <span class="title">{escape(c.title)}</span> '
         f'<span class="file">{escape(c.file)}</span></button>'
+        f"{render_meta(source=c.source, date=c.date, author=c.author, page=c.page, url=c.url)}"
         f"<blockquote>« {escape(c.quote)} »</blockquote></li>"
         for c in citations
     )
@@ -95,9 +157,11 @@ def render_article(text: str, title: str, citation: Citation) -> str:
         body = f"{escape(text[:start])}<mark>{escape(text[start:end])}</mark>{escape(text[end:])}"
     else:  # a span outside the file (edited since the index was built): the text, unmarked
         body = escape(text)
+    c = citation
+    meta = render_meta(source=c.source, date=c.date, author=c.author, page=c.page, url=c.url)
     return (
         f'<article class="source-view"><p class="source-head"><span class="num">[{citation.n}]</span> '
-        f'{escape(title)}</p><p class="file">{escape(citation.file)}</p>'
+        f'{escape(title)}</p><p class="file">{escape(citation.file)}</p>{meta}'
         f'<div class="article-text">{body}</div></article>'
     )
 

@@ -44,6 +44,26 @@ button.source .title {{ font-size: .94rem; }}
 button.source:hover .title {{ text-decoration: underline; }}
 .num {{ color: var(--color-accent); font-weight: 700; }}
 .file {{ font-family: var(--font-mono); font-size: .74rem; color: {_SUBDUED}; margin-left: .3rem; }}
+.answer.draft {{ color: {_SUBDUED}; }}
+/* An unsupported sentence reads as such without colour too: dotted underline and a word. */
+.unsupported {{
+  background: #fdecea; color: #6b1a1a; border-radius: 3px; padding: 0 .15em;
+  text-decoration: underline dotted #c0392b; text-underline-offset: 3px;
+}}
+.verdict {{
+  font-size: .68rem; text-transform: uppercase; letter-spacing: .04em; font-weight: 700;
+  background: #c0392b; color: #fff; border-radius: 4px; padding: .05em .35em; margin-left: .35em;
+  vertical-align: .12em; text-decoration: none; display: inline-block;
+}}
+.unsupported-note {{ font-size: .8rem; color: #8a2a1f; margin: .35rem 0 0; }}
+.evidence {{ margin-top: .6rem; }}
+.evidence ol {{ list-style: none; padding: 0; margin: 0; display: flex; flex-direction: column; gap: .5rem; }}
+.evidence .title {{ font-size: .9rem; }}
+.evidence blockquote {{
+  margin: .15rem 0 0 0 !important; padding: 0 0 0 .6rem; border-left: 3px solid var(--border-color-primary);
+  font-size: .83rem; color: {_SUBDUED}; white-space: pre-wrap;
+  display: -webkit-box; -webkit-line-clamp: 5; -webkit-box-orient: vertical; overflow: hidden;
+}}
 .sources blockquote {{
   margin: .2rem 0 0 1.7rem !important; /* gradio's prose margin is !important too */
   padding: 0 0 0 .6rem; border-left: 3px solid var(--color-accent-soft); font-size: .85rem;

@@ -17,7 +17,9 @@ from rag.errors import (
     StoreUnavailableError,
 )
 from rag.events import DeltaEvent, DoneEvent, RetrievalEvent
-from rag.types import Citation
+from rag.filters import DocumentFilter
+from rag.history import Rating
+from rag.types import Answer, Citation, Passage, Sentence
 
 log = logging.getLogger("ui")
 
@@ -35,10 +37,15 @@ class Turn:
     answer: str = ""
     searched: str | None = None  # the standalone question the engine searched
     citations: list[Citation] = field(default_factory=list)
+    sentences: list[Sentence] = field(default_factory=list)  # with their verification verdicts
+    passages: list[Passage] = field(default_factory=list)  # the evidence, shown while the LLM writes
     refused: bool = False
     degraded: bool = False
     error: str | None = None
     done: bool = False
+    result: Answer | None = None  # the engine's answer, once done (what is saved)
+    turn_id: str | None = None  # its id once saved (what feedback refers to)
+    rating: Rating | None = None  # once the reader gave their opinion
 
 
 def to_messages(
@@ -71,8 +78,11 @@ def friendly_error(exc: RagError, max_chars: int) -> str:
     return "Impossible de répondre pour le moment. Réessayez dans un instant."
 
 
-def answer_turn(engine: Engine, history: Sequence[Turn], question: str) -> Iterator[Turn]:
-    """Answer `question` after `history`: a fresh copy of the turn after each step of the stream."""
+def answer_turn(
+    engine: Engine, history: Sequence[Turn], question: str, restrict: DocumentFilter | None = None
+) -> Iterator[Turn]:
+    """Answer `question` after `history` (from the documents `restrict` lets through): a fresh copy
+    of the turn after each step of the stream."""
     turn = Turn(question=question)
     yield replace(turn)
     limits = engine.limits
@@ -83,15 +93,16 @@ def answer_turn(engine: Engine, history: Sequence[Turn], question: str) -> Itera
             max_messages=limits.max_chat_messages,
             max_chars=limits.max_chat_chars,
         )
-        for event in engine.chat_stream(messages):
+        for event in engine.chat_stream(messages, restrict=restrict):
             if isinstance(event, RetrievalEvent):
-                turn.searched = event.standalone_question
+                turn.searched, turn.passages = event.standalone_question, list(event.passages)
             elif isinstance(event, DeltaEvent):
                 turn.answer += event.text
             elif isinstance(event, DoneEvent):
                 answer = event.answer
                 turn.answer, turn.refused = answer.answer, answer.refused
                 turn.citations, turn.degraded = list(answer.citations), answer.degraded
+                turn.sentences, turn.result = list(answer.sentences), answer
                 turn.searched = answer.standalone_question or turn.searched
             else:
                 continue  # citations come whole with the final answer

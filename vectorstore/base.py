@@ -51,5 +51,10 @@ class Store(Protocol):
     def delete(self, ids: Sequence[str]) -> None: ...
     def iter_all(self, *, documents: bool = True) -> Iterator[Row]: ...
     def query(
-        self, embedding: Iterable[float], n: int, *, files: Sequence[str] | None = None
+        self,
+        embedding: Iterable[float],
+        n: int,
+        *,
+        files: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
     ) -> list[Hit]: ...

@@ -8,7 +8,7 @@ import contextlib
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import chromadb
@@ -185,15 +185,26 @@ class ChunkStore(Store):
                 yield chunk_id, doc or "", meta or {}
             offset += len(ids)
 
-    def query(self, embedding: Iterable[float], n: int, *, files: Sequence[str] | None = None) -> list[Hit]:
-        where: Any = {"file": {"$in": list(files)}} if files else None
+    def query(
+        self,
+        embedding: Iterable[float],
+        n: int,
+        *,
+        files: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> list[Hit]:
+        """The `n` chunks nearest to `embedding`, among those of `files` and matching the metadata
+        filter `where` (a Chroma where clause), when given."""
+        clauses: list[Any] = [{"file": {"$in": list(files)}}] if files else []
+        clauses += [dict(where)] if where else []
+        where_clause: Any = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
         vector: Sequence[float] = [float(x) for x in embedding]
         n = min(n, max(self.count(), 1))
         with reaching("read the index"):
             result = self.collection.query(
                 query_embeddings=[vector],
                 n_results=n,
-                where=where,
+                where=where_clause,
                 include=["documents", "metadatas", "distances"],
             )
         ids = result["ids"][0]

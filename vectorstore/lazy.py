@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from vectorstore.base import Hit, Meta, Row, Store, StoreError
@@ -59,8 +59,15 @@ class LazyStore(Store):
     def iter_all(self, *, documents: bool = True) -> Iterator[Row]:
         return self.opened().iter_all(documents=documents)
 
-    def query(self, embedding: Iterable[float], n: int, *, files: Sequence[str] | None = None) -> list[Hit]:
-        return self.opened().query(embedding, n, files=files)
+    def query(
+        self,
+        embedding: Iterable[float],
+        n: int,
+        *,
+        files: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> list[Hit]:
+        return self.opened().query(embedding, n, files=files, where=where)
 
 
 def open_store_lazily(opener: Callable[[], Store], *, retry_s: float = 2.0) -> LazyStore:

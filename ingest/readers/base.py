@@ -10,11 +10,10 @@ from datetime import date, datetime
 from typing import Any
 
 from rag.corpus import SkippedFile
+from rag.documents import MetaValue
 
 Warn = Callable[[str], None]
 """Tell the person ingesting about a part of a file left out (a bad JSONL line, a page without text)."""
-
-MetaValue = str | int | float | bool
 
 
 @dataclass(frozen=True)

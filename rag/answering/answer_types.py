@@ -22,6 +22,7 @@ _DATE = re.compile(
     r"november|december|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|il y a|derniere?\b|"
     r"l'automne|l'ete|hier|aujourd'hui"
 )
+_AMOUNT = re.compile(r"\b(millions?|milliards?|dollars?|euros?|billions?)\b|[$€]")
 _CAUSE = re.compile(
     r"parce qu|\bcar\b|en raison|a cause|pour avoir|affirmant|critiquant|expliqu|desaccord|"
     r"preoccupation|because|due to|desir|vouloir|souhait|priorit|afin de|pour se|suite a|en reponse"
@@ -37,16 +38,73 @@ class Expectation:
     strict: bool = True
 
 
+# « Combien a-t-il investi ? » asks for money, not for any number (« il y a deux semaines »), and money
+# of one kind: an investment is no salary. Each family: the words that ask for it (folded French and
+# English), the words that give it in a sentence.
+_MONEY: dict[str, tuple[str, str]] = {
+    "investment": (
+        r"invest\w*|inject\w*|financ\w*|leve[es]?|levee|apport\w*|fund\w*|raised?",
+        r"invest\w*|inject\w*|financ\w*|levees?|apport\w*|fonds|tour de table",
+    ),
+    "earnings": (
+        r"gagn\w*|salaire\w*|remuner\w*|pay[ea]\w*|paie\w*|earn\w*|salar\w*|paid",
+        r"gagn\w*|salaire\w*|remuner\w*|paye\w*|paie\w*",
+    ),
+    "revenue": (
+        r"chiffre d'affaires|revenus?|revenues?|ventes|sales|turnover|benefices?|earnings",
+        r"chiffre d'affaires|revenus?|ventes|benefices?|profits?",
+    ),
+    "value": (r"valoris\w*|vaut|valent|valeur|worth|valuation|valued", r"valoris\w*|vaut|valent|valeur"),
+    "cost": (
+        r"coute\w*|cout\w*|prix|cost\w*|price\w*|depens\w*|spen[dt]\w*",
+        r"coute\w*|cout\w*|prix|depens\w*",
+    ),
+}
+_MONEY_ASKED = {kind: re.compile(rf"\b({asked})\b") for kind, (asked, _) in _MONEY.items()}
+_MONEY_GIVEN = {kind: re.compile(rf"\b({given})\b") for kind, (_, given) in _MONEY.items()}
+_HOW_MUCH = re.compile(r"\b(combien|cb|how much)\b")
+
+
+def _money_kind(q: str) -> str | None:
+    """The family of amount a (folded) question asks for (« investment »), "" for an amount of any
+    kind (« quelle somme »), None when it asks for no amount."""
+    kind = next((k for k, asked in _MONEY_ASKED.items() if asked.search(q)), None)
+    if kind is not None and (_HOW_MUCH.search(q) or kind in ("earnings", "revenue", "value")):
+        return kind  # « Combien a-t-il investi », « son salaire », « le chiffre d'affaires »
+    return "" if re.search(r"quel montant|quelle somme|what amount", q) else None
+
+
+_ENTITY_NOUN = re.compile(
+    r"\b(quel|quelle|quels|quelles|which|what) (entreprises?|societes?|start-?ups?|firmes?|groupes?|medias?|"
+    r"journal|journaux|sites?|universites?|laboratoires?|pays|villes?|companies|company|firms?|"
+    r"outlets?|newspapers?|universit(y|ies)|countr(y|ies)|cit(y|ies))\b"
+)
+# Words that ask for several people or things (« quels chercheurs », « qui d'autre »): the answer then
+# lists names from several sentences.
+_LIST = re.compile(
+    r"^(quels|quelles)\b|\b(quels|quelles) (\w+ )?\w+s\b|qui d'autre|quel autre|quelle autre|"
+    r"\bautres?\b.*\bque\b|\bhormis\b|\bwho else\b|\bwhich \w+s\b|\bwhat other\b|\bbesides\b"
+)
+
+
 def expectation(question: str) -> Expectation | None:
     q = fold(question).strip()
-    if re.search(r"combien de temps|how long|depuis combien|quelle duree|pendant combien", q):
+    if re.search(
+        r"combien de temps|how long|depuis combien|quelle duree|pendant combien|"
+        r"combien (?:de |d')(?:annees|ans|mois|semaines|jours)|il y a combien|how many (?:years|months)",
+        q,
+    ):
         return Expectation("duration")
     if re.search(r"quel age|how old", q):
         return Expectation("age")
-    counted = re.search(r"combien (?:de |d')(\w+)|how many (\w+)", q)
+    money = _money_kind(q)
+    if money is not None:
+        return Expectation("amount", noun=money or None)
+    counted = re.search(r"combien (?:de |d')(\w+)", q)
     if counted:
-        return Expectation("count", noun=counted.group(1) or counted.group(2))
-    if re.search(r"\bcombien\b|how much|quel montant|quelle somme|\bcb\b", q):
+        return Expectation("count", noun=counted.group(1))
+    if re.search(r"\bcombien\b|how much|how many|quel montant|quelle somme|\bcb\b", q):
+        # An English noun is not in a French sentence: any number then.
         return Expectation("number")
     if re.search(r"^(quand|when)\b|\bquand\b|en quelle annee|quelle date|quel jour|what year|\bqd\b", q):
         return Expectation("date")
@@ -59,10 +117,15 @@ def expectation(question: str) -> Expectation | None:
     )
     if role:
         return Expectation("name", noun=role.group(1))
+    if re.search(r"qui d'autre|quels? autres?|quelles? autres?|\bhormis\b|who else|besides|other than", q):
+        return Expectation("name")
     named = re.search(r"\bnom (?:du |de la |de l'|des |de )(\w+)", q)
     if named:
         return Expectation("name", noun=named.group(1))
     if re.search(r"^(qui|who|ou|where)\b|\bc ki\b|quel est le nom|comment s'appelle|what is the name", q):
+        return Expectation("name")
+    # « Quelle entreprise… », « Quel média… »: a company, a medium, a place is a name.
+    if _ENTITY_NOUN.search(q):
         return Expectation("name")
     return None
 
@@ -75,6 +138,10 @@ def satisfies(expected: Expectation, sentence: str, question: str) -> bool:
         return bool(_AGE.search(s))
     if expected.kind == "number":
         return bool(_NUMBER.search(s))
+    if expected.kind == "amount":
+        # The amount, and what it is an amount of (an investment, a salary...) when the question says.
+        money = bool(_AMOUNT.search(s)) and bool(_NUMBER.search(s))
+        return money and (not expected.noun or bool(_MONEY_GIVEN[expected.noun].search(s)))
     if expected.kind == "count" and expected.noun:
         return _number_near(words(s), expected.noun[:5])
     if expected.kind == "date":
@@ -94,6 +161,11 @@ def satisfies(expected: Expectation, sentence: str, question: str) -> bool:
     return True
 
 
+def asks_for_list(question: str) -> bool:
+    """The question wants several names (« Quels chercheurs… », « Qui d'autre… »)."""
+    return bool(_LIST.search(fold(question).strip()))
+
+
 def _number_near(tokens: list[str], noun_prefix: str) -> bool:
     """A count of the noun: a number just before it (« quatre membres ») or, after « nombre de »,
     a number shortly after it (« le nombre de cofondateurs est passé de 11 à 3 »). Years are dates."""
@@ -105,4 +177,4 @@ def _number_near(tokens: list[str], noun_prefix: str) -> bool:
     return any(0 < h - n <= 3 or (counted and 0 < n - h <= 6) for h in hits for n in numbers)
 
 
-__all__ = ["Expectation", "expectation", "satisfies"]
+__all__ = ["Expectation", "asks_for_list", "expectation", "satisfies"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.answering.base import Evidence
 from rag.answering.extractive import ExtractiveAnswerer
@@ -20,8 +20,8 @@ _LEANS_BACK = re.compile(
     r"par ailleurs|ainsi|donc|aussi|selon lui|selon elle|he|she|they|it|this|these|his|her|their|"
     r"however|but)\b"
 )
-MIN_SHARE = 0.5  # a sentence scoring under half the best one is noise, not evidence
-MAX_CHARS = 1800  # ~500 tokens of French: the variable part of the prompt stays short
+MIN_SHARE = 0.4  # a sentence scoring under 0.4 of the best one is noise, not evidence
+MAX_CHARS = 2200  # ~600 tokens of French: the variable part of the prompt stays short
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,9 @@ def _locate(
     return None
 
 
-def _with_neighbours(piece: _Piece, passages: Sequence[Passage], spans: list[list[tuple[int, int]]],
-                     leading: bool) -> list[_Piece]:
+def _with_neighbours(
+    piece: _Piece, passages: Sequence[Passage], spans: list[list[tuple[int, int]]], leading: bool
+) -> list[_Piece]:
     """The sentence, the one before when it leans back on it, and (for the leading sentences) the one
     after when it ends on a colon or the next one carries it on."""
     own = spans[piece.passage]
@@ -81,7 +82,7 @@ def evidence_sources(
     evidence: Evidence,
     scorer: ExtractiveAnswerer,
     *,
-    sentences: int = 6,
+    sentences: int = 8,
     max_chars: int = MAX_CHARS,
 ) -> list[Passage]:
     """Sources for the LLM, best first: runs of consecutive sentences of one passage, each the exact
@@ -132,9 +133,13 @@ def _merge(
 
 def _source(passage: Passage, start: int, end: int, score: float) -> Passage:
     text = passage.text[start - passage.char_start : end - passage.char_start]
-    return Passage(
-        id=f"{passage.id}@{start}-{end}", file=passage.file, title=passage.title, text=text,
-        char_start=start, char_end=end, score=round(score, 4), dense=passage.dense, lexical=passage.lexical,
+    return replace(  # the document's metadata (date, source, pages...) goes along
+        passage,
+        id=f"{passage.id}@{start}-{end}",
+        text=text,
+        char_start=start,
+        char_end=end,
+        score=round(score, 4),
     )
 
 

@@ -35,8 +35,10 @@ def rejection(rewritten: str, messages: Sequence[Message]) -> str | None:
     if len(rewritten) > len(last) + MAX_GROWTH:
         return "much longer than the question"
     for previous in earlier:
-        if fold(previous.strip(" ?")) != fold(last.strip(" ?")) and len(words(previous)) >= 3 and _contains(
-            rewritten, previous.rstrip(" ?!.")
+        if (
+            fold(previous.strip(" ?")) != fold(last.strip(" ?"))
+            and len(words(previous)) >= 3
+            and _contains(rewritten, previous.rstrip(" ?!."))
         ):
             return "repeats an earlier question"
     said = set().union(*(_folded_words(m.content) for m in messages))
@@ -45,11 +47,14 @@ def rejection(rewritten: str, messages: Sequence[Message]) -> str | None:
         unsaid = _folded_words(name) - said
         if rewritten.strip().startswith(name) and unsaid == _folded_words(first):
             continue  # capitalised as the first word of the question, not as a name
-        if unsaid:
+        if unsaid == _folded_words(name):
             return f"names {name!r}, which the conversation does not"
-    missing = [name for name in entities(last) if not _folded_words(name) <= _folded_words(rewritten)]
+    own = entities(last)
+    missing = [name for name in own if not _folded_words(name) <= _folded_words(rewritten)]
     if missing:
         return f"drops {missing[0]!r}, the subject of the last question"
+    if not own and earlier and not entities(rewritten):
+        return "names no subject: the question still points back"
     return None
 
 

@@ -11,11 +11,20 @@ from llama_index.llms.llama_cpp import LlamaCPP
 
 
 def llamacpp_llm(
-    *, model_path: str, context_window: int, max_new_tokens: int, temperature: float, threads: int = 1,
+    *,
+    model_path: str,
+    context_window: int,
+    max_new_tokens: int,
+    temperature: float,
+    threads: int = 1,
 ) -> LlamaCPP:
     llm = LlamaCPP(
-        model_path=model_path, temperature=temperature, max_new_tokens=max_new_tokens,
-        context_window=context_window, model_kwargs={"n_threads": threads}, verbose=False,
+        model_path=model_path,
+        temperature=temperature,
+        max_new_tokens=max_new_tokens,
+        context_window=context_window,
+        model_kwargs={"n_threads": threads},
+        verbose=False,
     )
     model = llm._model
     template = model.metadata.get("tokenizer.chat_template")

@@ -14,6 +14,13 @@ from rag.settings import Settings
 def build_llm(settings: Settings) -> LLM:
     if settings.answerer == "openai":
         return _openai_like(settings, "RAG_ANSWERER=openai")
+    if settings.answerer == "local":
+        if not settings.llm_base_url:
+            raise ConfigError(
+                "RAG_ANSWERER=local needs its llama.cpp server: `rag serve`, `rag ask` and `rag eval` "
+                "start it (rag.llm_server.local_llm)."
+            )
+        return _openai_like(settings, "RAG_ANSWERER=local")
     if settings.answerer == "llamacpp":
         return _llamacpp(settings)
     raise ConfigError(f"No LLM for the answerer {settings.answerer!r}.")
@@ -53,10 +60,10 @@ def _llamacpp(settings: Settings) -> LLM:
     try:
         from rag.answering.llamacpp import llamacpp_llm
     except ImportError as exc:
-        raise ConfigError(
-            "RAG_ANSWERER=llamacpp needs the optional extra: run `make llamacpp`."
-        ) from exc
+        raise ConfigError("RAG_ANSWERER=llamacpp needs the optional extra: run `make llamacpp`.") from exc
     return llamacpp_llm(
-        model_path=str(path), context_window=settings.llm_context_window,
-        max_new_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature,
+        model_path=str(path),
+        context_window=settings.llm_context_window,
+        max_new_tokens=settings.llm_max_tokens,
+        temperature=settings.llm_temperature,
     )

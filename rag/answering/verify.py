@@ -1,10 +1,11 @@
 """Verification of a generated answer: every sentence is checked against the passages it cites,
 with the very grounding checker the eval measures (`build_grounding_checker`). Markers that point
-nowhere are removed, a sentence without marker gets the passage that supports it, and unsupported
-sentences are marked or dropped."""
+nowhere are removed, a sentence without marker gets the passage that supports it, a sentence must
+hold as an answer to the question asked, and unsupported sentences are marked or dropped."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answering.base import Draft, Evidence
@@ -50,6 +51,38 @@ def best_quote(checker: GroundingChecker, claim: str, passage: Passage) -> Citat
     return Citation(0, passage.file, passage.title, passage.text, passage.char_start, passage.char_end, 0.0)
 
 
+@dataclass(frozen=True)
+class Support:
+    """Which passages (numbered from 1) support a claim, and how its markers were mended: `invalid`
+    markers pointed nowhere, `fix` says whether a supporting passage was added or moved to."""
+
+    passages: list[int]
+    invalid: int = 0
+    fix: str | None = None  # "markers_added", "markers_moved" or None
+
+
+def find_support(
+    checker: GroundingChecker,
+    claim: str,
+    marks: Sequence[int],
+    passages: Sequence[Passage],
+    *,
+    question: str = "",
+) -> Support:
+    """The passages that support `claim` as an answer to `question`: those it cites, else the best
+    other one. The one decision verification makes per sentence, which the eval measures on
+    sentences real LLMs wrote (eval/datasets/llm_sentences.jsonl)."""
+    valid = [n for n in dict.fromkeys(marks) if 1 <= n <= len(passages)]
+    invalid = len(marks) - len(valid)
+    cited = [n for n in valid if _supports(checker, claim, passages[n - 1], question)]
+    if cited:
+        return Support(cited, invalid)
+    found = _best_support(checker, claim, passages, question)
+    if found is None:
+        return Support([], invalid)
+    return Support([found], invalid, "markers_moved" if valid else "markers_added")
+
+
 def verify(
     answer: str,
     passages: list[Passage],
@@ -57,8 +90,11 @@ def verify(
     *,
     refusals: tuple[str, ...],
     drop_unsupported: bool = False,
+    question: str = "",
 ) -> Draft:
-    """Turn a generated answer into a verified Draft."""
+    """Turn a generated answer into a verified Draft; with `question`, a sentence must also hold as
+    an answer to it (« Anthropic [1] » asked who Sutskever founded is not supported by a passage
+    that ties Anthropic to others)."""
     claims = split_claims(answer)
     if not claims or is_refusal(answer, refusals):
         return Draft(sentences=[], refused=True)
@@ -66,33 +102,33 @@ def verify(
     counts = {"markers_removed": 0, "markers_added": 0, "markers_moved": 0, "unsupported": 0}
     sentences: list[Sentence] = []
     for claim in claims:
-        valid = [n for n in dict.fromkeys(claim.markers) if 1 <= n <= len(passages)]
-        counts["markers_removed"] += len(claim.markers) - len(valid)
-        supporting = [n for n in valid if _supports(checker, claim.text, passages[n - 1])]
-        if not supporting:
-            found = _find_support(checker, claim.text, passages)
-            if found is not None:
-                counts["markers_added" if not valid else "markers_moved"] += 1
-                supporting = [found]
-        if supporting:
-            quotes = tuple(best_quote(checker, claim.text, passages[n - 1]) for n in supporting)
+        support = find_support(checker, claim.text, claim.markers, passages, question=question)
+        counts["markers_removed"] += support.invalid
+        if support.fix:
+            counts[support.fix] += 1
+        if support.passages:
+            quotes = tuple(best_quote(checker, claim.text, passages[n - 1]) for n in support.passages)
             sentences.append(Sentence(claim.text, quotes=quotes))
         else:
             counts["unsupported"] += 1
             if not drop_unsupported:
                 sentences.append(Sentence(claim.text, verdict="unsupported"))
+    extra = {k: float(v) for k, v in counts.items()}
     if not any(s.verdict == "supported" for s in sentences):
-        return Draft(sentences=[], refused=True, extra={k: float(v) for k, v in counts.items()})
-    return Draft(sentences=sentences, refused=False, extra={k: float(v) for k, v in counts.items()})
+        return Draft(sentences=[], refused=True, extra=extra)
+    return Draft(sentences=sentences, refused=False, extra=extra)
 
 
-def _supports(checker: GroundingChecker, claim: str, passage: Passage) -> bool:
-    return checker.check(claim, [passage.text], context=[passage.title]).supported
+def _supports(checker: GroundingChecker, claim: str, passage: Passage, question: str) -> bool:
+    return checker.check(claim, [passage.text], context=[passage.title], question=question).supported
 
 
-def _find_support(checker: GroundingChecker, claim: str, passages: list[Passage]) -> int | None:
+def _best_support(
+    checker: GroundingChecker, claim: str, passages: Sequence[Passage], question: str
+) -> int | None:
     verdicts: list[tuple[Verdict, int]] = [
-        (checker.check(claim, [p.text], context=[p.title]), n) for n, p in enumerate(passages, start=1)
+        (checker.check(claim, [p.text], context=[p.title], question=question), n)
+        for n, p in enumerate(passages, start=1)
     ]
     supported = [(v.score, n) for v, n in verdicts if v.supported]
     return max(supported)[1] if supported else None

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from rag.history.records import (
@@ -22,26 +21,14 @@ from rag.history.records import (
     FeedbackEntry,
     Turn,
 )
+from rag.history.rows import answer_of, feedback_columns, feedback_of, summaries, title_of, utc
 from rag.history.tables import HistoryUnavailableError, connect, conversations, feedback, shown, turns
 from rag.telemetry.metrics import FEEDBACK
 from rag.types import Answer
 
-TITLE_CHARS = 80
-_ANSWER = TypeAdapter(Answer)
-
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite gives back naive datetimes; every one stored is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def title_of(question: str) -> str:
-    text = " ".join(question.split())
-    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
 
 
 class HistoryStore:
@@ -129,7 +116,7 @@ class HistoryStore:
     ) -> list[ConversationSummary]:
         """The owner's conversations, the most recently continued first."""
         with self._tx() as db:
-            return _summaries(db, owner, limit=limit, offset=offset)
+            return summaries(db, owner, limit=limit, offset=offset)
 
     def get_conversation(self, owner: str, conversation_id: str) -> Conversation:
         """A conversation of the owner with its turns (and their feedback), oldest turn first."""
@@ -137,7 +124,7 @@ class HistoryStore:
             head = self._head(db, owner, conversation_id)
             rows = (
                 db.execute(
-                    sa.select(turns, feedback.c.id.label("feedback_id"), *_feedback_columns())
+                    sa.select(turns, feedback.c.id.label("feedback_id"), *feedback_columns())
                     .outerjoin(feedback, feedback.c.turn_id == turns.c.id)
                     .where(turns.c.conversation_id == conversation_id)
                     .order_by(turns.c.created_at, turns.c.id)
@@ -148,16 +135,16 @@ class HistoryStore:
         return Conversation(
             id=head["id"],
             title=head["title"],
-            created_at=_utc(head["created_at"]),
-            updated_at=_utc(head["updated_at"]),
+            created_at=utc(head["created_at"]),
+            updated_at=utc(head["updated_at"]),
             turns=[
                 Turn(
                     id=r["id"],
                     conversation_id=conversation_id,
                     question=r["question"],
-                    answer=_answer(r["answer"]),
-                    created_at=_utc(r["created_at"]),
-                    feedback=_feedback(r, r["id"]) if r["feedback_id"] else None,
+                    answer=answer_of(r["answer"]),
+                    created_at=utc(r["created_at"]),
+                    feedback=feedback_of(r, r["id"]) if r["feedback_id"] else None,
                 )
                 for r in rows
             ],
@@ -171,7 +158,7 @@ class HistoryStore:
                 .where(conversations.c.id == conversation_id)
                 .values(title=title_of(title) if title.strip() else "Sans titre")
             )
-            return _summaries(db, owner, only=conversation_id)[0]
+            return summaries(db, owner, only=conversation_id)[0]
 
     def delete_conversation(self, owner: str, conversation_id: str) -> None:
         """Delete a conversation, its answers and their feedback."""
@@ -235,7 +222,7 @@ class HistoryStore:
     def feedback_entries(self, *, since: datetime | None = None) -> list[FeedbackEntry]:
         """All feedback of every owner with what it judges, oldest first (for the operator's CLI)."""
         query = (
-            sa.select(turns, *_feedback_columns())
+            sa.select(turns, *feedback_columns())
             .join(feedback, feedback.c.turn_id == turns.c.id)
             .order_by(feedback.c.created_at, feedback.c.id)
         )
@@ -245,63 +232,10 @@ class HistoryStore:
             rows = db.execute(query).mappings().all()
         return [
             FeedbackEntry(
-                feedback=_feedback(r, r["id"]),
+                feedback=feedback_of(r, r["id"]),
                 question=r["question"],
-                answer=_answer(r["answer"]),
+                answer=answer_of(r["answer"]),
                 conversation_id=r["conversation_id"],
             )
             for r in rows
         ]
-
-
-def _summaries(
-    db: sa.Connection, owner: str, *, only: str | None = None, limit: int = 1, offset: int = 0
-) -> list[ConversationSummary]:
-    query = (
-        sa.select(conversations, sa.func.count(turns.c.id).label("turns"))
-        .outerjoin(turns, turns.c.conversation_id == conversations.c.id)
-        .where(conversations.c.owner == owner)
-        .group_by(*conversations.c)
-        .order_by(conversations.c.updated_at.desc(), conversations.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    if only is not None:
-        query = query.where(conversations.c.id == only)
-    return [
-        ConversationSummary(
-            id=r["id"],
-            title=r["title"],
-            created_at=_utc(r["created_at"]),
-            updated_at=_utc(r["updated_at"]),
-            turns=int(r["turns"]),
-        )
-        for r in db.execute(query).mappings().all()
-    ]
-
-
-def _feedback_columns() -> list[Any]:
-    return [
-        feedback.c.rating,
-        feedback.c.comment,
-        feedback.c.correction,
-        feedback.c.sources,
-        feedback.c.answerable,
-        feedback.c.created_at.label("feedback_at"),
-    ]
-
-
-def _feedback(row: Any, turn_id: str) -> Feedback:
-    return Feedback(
-        turn_id=turn_id,
-        rating=row["rating"],
-        comment=row["comment"],
-        correction=row["correction"],
-        sources=list(json.loads(row["sources"])),
-        answerable=row["answerable"],
-        created_at=_utc(row["feedback_at"]),
-    )
-
-
-def _answer(body: str) -> Answer:
-    return _ANSWER.validate_python(json.loads(body))

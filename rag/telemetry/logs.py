@@ -33,7 +33,8 @@ def setup_logging(
     """Send every log record at `level` or above to `stream` (stderr) as JSON lines or as text.
     Servers whose loggers propagate (uvicorn with `log_config=None`) write through it too."""
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if isinstance(h, _Ours)]:
+    # Ours from an earlier call, and plain stream handlers (`logging.basicConfig`'s): one line per record.
+    for handler in [h for h in root.handlers if isinstance(h, _Ours) or type(h) is logging.StreamHandler]:
         root.removeHandler(handler)
     handler = _Ours(stream or sys.stderr)
     handler.setFormatter(

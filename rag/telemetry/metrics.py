@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from functools import wraps
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric, StateSetMetricFamily
@@ -76,6 +77,31 @@ def record_ingest(*, ok: bool, written: int = 0, deleted: int = 0) -> None:
     INGEST_CHUNKS.labels("deleted").inc(deleted)
 
 
+class _IngestReport(Protocol):
+    chunks_written: int
+    chunks_deleted: int
+
+
+R = TypeVar("R", bound=_IngestReport)
+P = ParamSpec("P")
+
+
+def counted_ingest(run: Callable[P, R]) -> Callable[P, R]:
+    """A decorator for the ingest entry point: each run counted, ok or failed, with its chunks."""
+
+    @wraps(run)
+    def counted(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            report = run(*args, **kwargs)
+        except BaseException:
+            record_ingest(ok=False)
+            raise
+        record_ingest(ok=True, written=report.chunks_written, deleted=report.chunks_deleted)
+        return report
+
+    return counted
+
+
 class _ProcessWide(Collector):
     """The metrics above (and the process's own), as collected by the default registry."""
 
@@ -131,6 +157,7 @@ __all__ = [
     "LLM_SECONDS",
     "LLM_TTFT",
     "UNSUPPORTED",
+    "counted_ingest",
     "exposition",
     "record_answer",
     "record_ingest",

@@ -7,9 +7,10 @@ steps run in turns, each in whatever thread reads the next item, so a span that 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Literal
+from functools import wraps
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -17,10 +18,15 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
 
+from rag.types import Answer
+
 SERVICE = "rag-fr-news"
 _tracer = trace.get_tracer("rag")  # a proxy: spans are recorded once a provider is set
 
 Protocol = Literal["http/protobuf", "grpc"]
+T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def otlp_exporter(endpoint: str, protocol: Protocol = "http/protobuf") -> SpanExporter:
@@ -52,8 +58,24 @@ def span(name: str, **attributes: Any) -> AbstractContextManager[Span]:
     return _tracer.start_as_current_span(name, attributes=attributes or None)
 
 
+def traced(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A decorator: each call of the function is a span (a child of the current one)."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @wraps(function)
+        def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            with span(name):
+                return function(*args, **kwargs)
+
+        return call
+
+    return decorate
+
+
 @contextmanager
-def detached_span(name: str, parent: Span | None = None, **attributes: Any) -> Iterator[Span]:
+def detached_span(
+    name: str, *, parent: Span | None = None, attributes: Mapping[str, Any] | None = None
+) -> Iterator[Span]:
     """A span over a block that yields (see the module's doc): a child of `parent`, or of the current
     span; ended when the block ends, with its error if one escapes (not a reader that stops early)."""
     context = trace.set_span_in_context(parent) if parent is not None else None
@@ -76,4 +98,44 @@ def within(current: Span) -> AbstractContextManager[Span]:
     return trace.use_span(current, end_on_exit=False)
 
 
-__all__ = ["detached_span", "otlp_exporter", "setup_tracing", "span", "within"]
+def steps(items: Iterator[T], current: Span) -> Iterator[T]:
+    """The items of a stream, each one produced `within(current)` (so that the spans the stream
+    starts are children of `current`, whichever thread asks for the next item)."""
+    try:
+        while True:
+            with within(current):
+                try:
+                    item = next(items)
+                except StopIteration:
+                    return
+            yield item
+    finally:
+        close = getattr(items, "close", None)
+        if callable(close):
+            close()
+
+
+def describe(current: Span, answer: Answer) -> None:
+    """What a question's span says of its answer (never the question's text)."""
+    current.set_attributes(
+        {
+            "rag.answerer": answer.answerer,
+            "rag.refused": answer.refused,
+            "rag.degraded": answer.degraded,
+            "rag.citations": len(answer.citations),
+            "rag.passages": len(answer.passages),
+        }
+    )
+
+
+__all__ = [
+    "Span",
+    "describe",
+    "detached_span",
+    "otlp_exporter",
+    "setup_tracing",
+    "span",
+    "steps",
+    "traced",
+    "within",
+]
