@@ -155,7 +155,8 @@ def markdown(result: dict[str, Any]) -> str:
         [
             f"{result['clients']} clients for {result['seconds']:g} s: {result['requests']} requests, "
             f"{result['throughput_rps']} answered/s; statuses {result['statuses']}; "
-            f"5xx: {result['errors_5xx']}; dropped: {sum(result['dropped'].values())} {result['dropped'] or ''}",
+            f"5xx: {result['errors_5xx']}; "
+            f"dropped: {sum(result['dropped'].values())} {result['dropped'] or ''}",
             "",
             table(rows, ["route", "answered", "p50 ms", "p95 ms", "p99 ms"]),
             "",
