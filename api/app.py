@@ -11,8 +11,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.admission import Gate, RateLimiter
-from api.auth import Bearer, admin_checker, any_key_configured, is_loopback, key_checker
+from api.access import FailedLogins, FrontEnd, StreamCap
+from api.admission import Admission, RateLimiter
+from api.auth import (
+    Bearer,
+    KeyFirst,
+    admin_checker,
+    any_key_configured,
+    is_loopback,
+    key_checker,
+    warn_short_keys,
+)
 from api.conversations import Recorder, history_router
 from api.documents import Remove, documents_admin_router, documents_router
 from api.errors import error_response, install_error_handlers
@@ -24,12 +33,14 @@ from api.routes import engine_router
 from api.schemas import error_responses
 from rag.corpus import Corpus
 from rag.engine import Engine
-from rag.history import HistoryStore
+from rag.history import HistoryStore, owner_of
 from rag.limits import ServerConfig
 from rag.readiness import Readiness
 from rag.telemetry.metrics import service_registry
 
 log = logging.getLogger("api")
+DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+"""Behind the key when keys are set, unless RAG_PUBLIC_DOCS says they are public."""
 
 DESCRIPTION = (
     "Questions-réponses sourcées sur des articles de presse en français. Every answer carries [n] "
@@ -38,16 +49,16 @@ DESCRIPTION = (
 )
 
 
-def rate_limiter(config: ServerConfig) -> Any:
-    """Dependency for `/v1/*` (after the key check): a rate limit per API key; without keys, per
-    client address (the one a local proxy forwards), this machine's own clients exempt: a server
-    without keys listens on loopback only, where the client is its operator."""
-    limiter = RateLimiter(config.rate_limit_per_min, config.rate_limit_burst)
+def rate_limiter(config: ServerConfig, limiter: RateLimiter) -> Any:
+    """Dependency for `/v1/*` (after the key check): a rate limit per API key (counted with the
+    chat's questions of the same key); without keys, per client address (the one a local proxy
+    forwards), this machine's own clients exempt: a server without keys listens on loopback only,
+    where the client is its operator."""
     by_key = any_key_configured(config.api_keys, config.admin_key)
 
     async def rate_limit(request: Request, credentials: Bearer) -> None:
         if by_key and credentials is not None:
-            limiter.check("key:" + credentials.credentials)
+            limiter.check(owner_of(credentials.credentials))
             return
         host = request.client.host if request.client else ""
         if not is_loopback(host):
@@ -91,27 +102,29 @@ def create_app(
     ingest: Ingest | None = None,
     history: HistoryStore | None = None,
     remove: Remove | None = None,
+    front: FrontEnd | None = None,
+    admission: Admission | None = None,
 ) -> FastAPI:
     """The HTTP app for `engine`, serving the articles of `corpus`, within `config`. `readiness`
     answers /readyz (the one the server warms up; by default, a new one). `ingest` syncs corpus
     files into the index; without it (or without an admin key) `POST /v1/ingest` is disabled.
     `history` saves answers as their caller's conversations; without it nothing is saved. `remove`
-    deletes documents; without it `DELETE /v1/documents/{id}` is disabled."""
-    readiness = readiness or Readiness(engine)
+    deletes documents; without it `DELETE /v1/documents/{id}` is disabled. `front` describes a front
+    end that will be mounted on the app (the chat): its login and upload routes, its login check.
+    `admission` is the gate and rate limiter, shared with that front end (by default, new ones)."""
+    readiness, front = readiness or Readiness(engine), front or FrontEnd()
+    admission = admission or Admission.of(config)
+    warn_short_keys(config.api_keys, config.admin_key)
     app = FastAPI(title="rag-fr-news", version="0.1.0", description=DESCRIPTION)
     install_error_handlers(app)
     require_key = key_checker(config.api_keys, config.admin_key)
     require_admin = admin_checker(config.api_keys, config.admin_key)
     protected: dict[str, Any] = {
         "prefix": "/v1",
-        "dependencies": [Depends(require_key), Depends(rate_limiter(config))],
+        "dependencies": [Depends(require_key), Depends(rate_limiter(config, admission.limiter))],
         "responses": error_responses(401, 413, 429),
     }
-    gate = Gate(
-        concurrent=config.max_concurrent,
-        queue=config.max_queue,
-        timeout_s=config.request_timeout_s,
-    )
+    gate = admission.gate
     app.include_router(engine_router(engine, corpus, gate, Recorder(history)), **protected)
     app.include_router(openai_router(engine, gate), **protected)
     app.include_router(history_router(history, corpus), **protected)
@@ -127,9 +140,11 @@ def create_app(
         BodyLimit,
         max_body=config.max_body_bytes,
         max_upload=config.max_upload_bytes,
-        upload_paths=("/v1/ingest", "/v1/documents"),
+        upload_paths=("/v1/ingest", "/v1/documents", *front.upload_paths),
         timeout_s=config.request_timeout_s,
     )
+    keyed = ("/v1/",) if config.public_docs else ("/v1/", *DOCS_PATHS)
+    app.add_middleware(KeyFirst, keys=config.login_keys, prefixes=keyed, routes=app.router.routes)
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -137,6 +152,19 @@ def create_app(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(SecurityHeaders)  # on every response, the 413s and 408s included
+    for guard in reversed(front.guards):
+        app.add_middleware(guard.cls, *guard.args, **guard.kwargs)
+    app.add_middleware(
+        StreamCap,
+        per_client=config.max_streams_per_client,
+        exempt_loopback=not any_key_configured(config.api_keys, config.admin_key),
+    )
+    app.add_middleware(
+        FailedLogins,
+        attempts=config.login_failures,
+        window_s=config.login_failure_window_s,
+        login_paths=front.login_paths,
+    )
+    app.add_middleware(SecurityHeaders)  # on every response, the 413s, 408s, 401s and 429s included
     app.add_middleware(RequestLog, log_questions=config.log_questions)  # outermost: logs them all
     return app

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ErrorDetail, ErrorOut
-from rag.errors import RagError
+from rag.errors import DeadlineError, RagError, RefusedError
 
 log = logging.getLogger("api")
 
@@ -28,6 +28,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "ingest_locked": 409,
     "not_found": 404,  # a saved conversation or answer the caller does not have
     "history_unavailable": 503,
+    "overloaded": 503,  # the gate's queue is full (with Retry-After)
+    "rate_limited": 429,  # with Retry-After
+    "timeout": 504,
 }
 
 HTTP_CODES: dict[int, str] = {
@@ -109,7 +112,9 @@ async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
 async def _on_rag_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RagError)
     status = rag_error_status(exc)
-    if status >= 500:
+    if isinstance(exc, RefusedError):  # asked again later, not a fault
+        return error_response(status, exc.code, str(exc), {"Retry-After": str(exc.retry_after)})
+    if status >= 500 and not isinstance(exc, DeadlineError):  # the gate logs a deadline itself
         log.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc)
     return error_response(status, exc.code, str(exc))
 

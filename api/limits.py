@@ -1,5 +1,6 @@
-"""Pure ASGI middlewares: request limits (431 for oversized headers, 413 before a route reads an
-oversized body, 408 for a body that comes too slowly) and the security headers of every response."""
+"""Pure ASGI middlewares: request limits on every path (431 for oversized headers, 413 before a route
+reads an oversized body, 408 for a body that comes too slowly) and the security headers of every
+response."""
 
 from __future__ import annotations
 
@@ -13,16 +14,17 @@ from api.errors import error_body
 
 
 class BodyLimit:
-    """Read the body of `/v1/*` requests up to a limit (a larger one for uploads), then replay it.
+    """Read the body of every request up to a limit (a larger one for uploads), then replay it.
 
-    Buffering is what makes the limit hold for chunked bodies too, which carry no Content-Length;
-    at a few MiB at most it costs little. A body still incomplete after `timeout_s` is answered 408:
-    a client that trickles its body in holds a connection, never a slot of the engine. Other paths
-    (the mounted Gradio app) keep their own body rules; the header limit holds everywhere. By hand:
-    neither Starlette nor uvicorn bound a body's size or the time it takes to arrive.
+    Every path: the API's and the mounted chat's alike, so no route of either reads a body past the
+    limit (Gradio's queue would buffer hundreds of MB). A declared Content-Length over the limit is a
+    413 before a byte of the body is read; a chunked body is counted as it arrives, and buffering it
+    is what makes the limit hold; at a few MiB at most it costs little. A body still incomplete after
+    `timeout_s` is answered 408: a client that trickles its body in holds a connection, never a slot
+    of the engine; the header limit holds everywhere too. By hand: neither Starlette nor uvicorn
+    bound a body's size or the time it takes to arrive.
     """
 
-    prefix = "/v1/"
     max_header_bytes = 32_768
 
     def __init__(
@@ -41,9 +43,6 @@ class BodyLimit:
         if sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > self.max_header_bytes:
             message = f"The request headers are larger than {self.max_header_bytes} bytes."
             await _refuse(scope, receive, send, 431, "headers_too_large", message)
-            return
-        if not scope["path"].startswith(self.prefix):
-            await self.app(scope, receive, send)
             return
         limit = self.max_upload if scope["path"] in self.upload_paths else self.max_body
         declared = Headers(scope=scope).get("content-length", "")
@@ -90,17 +89,20 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code:
     await response(scope, receive, send)
 
 
+FRAMING = {"x-frame-options": "DENY"}
+"""Every response: no other site may frame the chat (clickjacking) or anything else."""
 API_HEADERS = {
     "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
-    "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
 }
+PAGE_HEADERS = {"content-security-policy": "frame-ancestors 'none'"}
 
 
 class SecurityHeaders:
-    """`X-Content-Type-Options: nosniff` on every response, so no browser reads a JSON answer or a
-    source quoted from a hostile article as HTML; the API's own paths also forbid any active content
-    and framing (the docs and the chat load scripts, so they keep their own rules)."""
+    """`X-Content-Type-Options: nosniff` and `X-Frame-Options: DENY` on every response, so no browser
+    reads a JSON answer or a source quoted from a hostile article as HTML, and no other site frames
+    the chat. The API's own paths also forbid any active content; the docs and the chat load
+    scripts, so their policy only forbids framing (`frame-ancestors 'none'`)."""
 
     api_paths = ("/v1/", "/healthz", "/readyz")
 
@@ -111,14 +113,16 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        strict = scope["path"].startswith(self.api_paths)
+        extra = API_HEADERS if scope["path"].startswith(self.api_paths) else PAGE_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.append("x-content-type-options", "nosniff")
-                for name, value in API_HEADERS.items() if strict else ():
-                    headers.append(name, value)
+                for name, value in {**FRAMING, **extra}.items():
+                    if name == "content-security-policy" and name in headers:
+                        continue  # a route's own policy (none in this app today) is kept as it is
+                    headers[name] = value
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

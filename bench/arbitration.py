@@ -136,6 +136,7 @@ def main() -> None:
     args.add_argument("--split", default="dev", choices=("dev", "test"), help="part (tune on dev only)")
     args.add_argument("--threads", type=int, default=0, help="LLM threads (0: the machine's)")
     args.add_argument("--ids", default="", help="only these question ids, comma-separated")
+    args.add_argument("--offline", action="store_true", help="replay cached answers only; start no LLM")
     options = args.parse_args()
     from ingest.service import run_ingest
     from rag.compose import build_answerer, build_engine
@@ -154,11 +155,15 @@ def main() -> None:
     if options.ids:
         wanted = options.ids.split(",")
         questions = [q for q in load_questions(split=options.split) if q.id in wanted]
+    if options.offline:  # an endpoint that is never called
+        settings = settings.model_copy(
+            update={"answerer": "openai", "llm_base_url": "http://127.0.0.1:9/v1", "llm_model": "cached"}
+        )
     with local_llm(settings) as local:
         engine = build_engine(local)
         answerer = build_answerer(local)
         assert isinstance(answerer, GenerativeAnswerer)
-        rows = collect(answerer, engine, questions)
+        rows = collect(answerer, engine, questions, offline=options.offline)
     grid = {(strong, floor): replay(rows, strong, floor) for strong in STRONG for floor in FLOOR}
     header = [
         "override refusal from",

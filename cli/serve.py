@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from starlette.middleware import Middleware
 
 from api import create_app
+from api.access import FrontEnd
 from api.auth import any_key_configured, is_loopback
 from api.documents import Remove
 from api.errors import ApiError
@@ -24,6 +26,7 @@ from ingest.lock import writer_lock
 from ingest.remove import RemoveReport, remove_documents
 from ingest.service import run_ingest
 from ingest.sync import SyncReport
+from rag.admission import Admission
 from rag.compose import build_corpus, build_embedder, build_engine, build_history, build_server_config
 from rag.embedding import Embedder
 from rag.engine import Engine
@@ -35,6 +38,7 @@ from rag.readiness import Readiness
 from rag.settings import Settings
 from rag.telemetry.logs import setup_logging
 from rag.telemetry.tracing import setup_tracing
+from ui.access import ChatLogin, LoginRequired
 from ui.chat import mount_chat
 from ui.documents import Add, UploadPolicy
 from ui.history import ChatHistory, Logins
@@ -106,6 +110,10 @@ def build_app(engine: Engine, settings: Settings, *, readiness: Readiness | None
     """The API, with the Gradio chat mounted at /ui (behind the API keys, if any) and / leading to it."""
     config, corpus = build_server_config(settings), build_corpus(settings)
     history = build_history(settings)
+    keys = config.login_keys
+    login = ChatLogin("/ui")  # with keys, every route of the chat but its login page needs the login
+    guards = [Middleware(LoginRequired, login=login)] if keys else []
+    admission = Admission.of(config)  # one gate and one rate limit for the API and the chat
     app = create_app(
         engine,
         config,
@@ -114,8 +122,9 @@ def build_app(engine: Engine, settings: Settings, *, readiness: Readiness | None
         ingest=ingest_callable(settings, engine),
         remove=remove_callable(settings, engine),
         history=history,
+        front=FrontEnd(login_paths=login.login_paths, upload_paths=login.upload_paths, guards=guards),
+        admission=admission,
     )
-    keys = config.login_keys
     # A browser sends no Bearer header: any user name with an API key as password logs in (and sees
     # the conversations of that key).
     auth = Logins(keys) if keys else None
@@ -130,7 +139,9 @@ def build_app(engine: Engine, settings: Settings, *, readiness: Readiness | None
         add=chat_add_callable(settings, engine),
         uploads=uploads,
         history=chat_history,
+        admission=admission,
     )
+    login.bind(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

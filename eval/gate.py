@@ -25,6 +25,10 @@ METRICS = (
     "latency_ms_p50",
     "latency_ms_p95",
     "grounding_checker_accuracy",
+    # The grounding checker on sentences real LLMs wrote (eval/datasets/llm_sentences.jsonl, test part).
+    "llm_sentence_unsupported_recall",
+    "llm_sentence_false_alarm_rate",
+    "llm_sentence_unsupported_reaching_rate",
 )
 
 

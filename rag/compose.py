@@ -109,6 +109,10 @@ def build_server_config(settings: Settings) -> ServerConfig:
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
         max_connections=settings.max_connections,
+        max_streams_per_client=settings.max_streams_per_client,
+        login_failures=settings.login_failures,
+        login_failure_window_s=settings.login_failure_window_s,
+        public_docs=settings.public_docs,
         cors_origins=tuple(settings.cors_origins),
         log_questions=settings.log_questions,
     )

@@ -13,6 +13,8 @@ from rag.errors import CorpusError
 EXTENSIONS = (".txt", ".md")
 """Text files, which a front end may read as they are when ingest has not stored them (yet)."""
 TITLE_CHARS = 160
+MAX_NAME_CHARS = 1024
+"""Longest document name looked up (a path inside the corpus); longer is no article, unread."""
 
 
 class SkippedFile(CorpusError):
@@ -65,18 +67,28 @@ def is_inside(root: Path, path: Path) -> bool:
 
 def corpus_file(corpus: Path, name: str) -> Path:
     """The path of a corpus file named relative to the corpus; CorpusError for anything else
-    (absolute paths, `..`, links leading outside, other extensions, missing files)."""
-    candidate = corpus / name
+    (absolute paths, `..`, links leading outside, other extensions, missing files, and names the
+    file system refuses: too long, NUL bytes), always the same error, whatever the reason."""
+    missing = CorpusError(f"No article named {name[:80]!r} in the corpus.")
     if (
         not name
+        or len(name) > MAX_NAME_CHARS
+        or any(ch < " " for ch in name)
         or name.startswith("/")
         or "\\" in name
         or any(part in ("", ".", "..") or part.startswith(".") for part in name.split("/"))
-        or candidate.suffix.lower() not in EXTENSIONS
-        or not is_inside(corpus, candidate)
-        or not candidate.is_file()
     ):
-        raise CorpusError(f"No article named {name!r} in the corpus.")
+        raise missing
+    candidate = corpus / name
+    try:
+        if (
+            candidate.suffix.lower() not in EXTENSIONS
+            or not is_inside(corpus, candidate)
+            or not candidate.is_file()
+        ):
+            raise missing
+    except (OSError, ValueError):  # a part over NAME_MAX, a path over PATH_MAX, bytes it refuses
+        raise missing from None
     return candidate
 
 
@@ -93,7 +105,11 @@ class Corpus:
         found = self.texts.get(name) if self.texts is not None else None
         if found is not None:
             return found
-        text = read_text(corpus_file(self.root, name))
+        path = corpus_file(self.root, name)
+        try:
+            text = read_text(path)
+        except OSError:  # gone or unreadable since it was found: no article, as for any other name
+            raise CorpusError(f"No article named {name!r} in the corpus.") from None
         return StoredDocument(id=name, path=name, kind="text", title=title_of(text), text=text, sha="")
 
     def source(self, name: str) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from rag.errors import (
 )
 from rag.events import CitationEvent, DeltaEvent, DoneEvent, Event, RetrievalEvent
 from rag.filters import DocumentFilter
-from rag.guard import bound_draft, clean_passage, neutralize
+from rag.guard import StreamGuard, bound_draft, clean_passage
 from rag.limits import Limits
 from rag.markers import marked_pieces
 from rag.retrieval import HybridRetriever
@@ -207,18 +207,21 @@ class Engine:
         yield RetrievalEvent(tuple(passages), standalone_question=query.standalone)
         answered = time.perf_counter()
         draft: Draft | None = None
-        streamed, sent, limit = False, 0, self.limits.max_answer_chars
+        streamed, sent, limit, guard = False, 0, self.limits.max_answer_chars, StreamGuard()
         with detached_span("answer", parent=root) as answering:
             for item in steps(self.answerer.stream(query.text.strip(), passages, evidence), answering):
                 if isinstance(item, str):
                     streamed = True
                     if sent < limit:  # the rest is cut from the final answer too
-                        item = neutralize(item[: limit - sent])
+                        item = guard.feed(item[: limit - sent])
                         sent += len(item)
-                        yield DeltaEvent(item)
+                        if item:
+                            yield DeltaEvent(item)
                 else:
                     draft = item
         assert draft is not None, "an answerer's stream must end with its Draft"
+        if rest := guard.flush():
+            yield DeltaEvent(rest)
         answer = observed(root, self._finish(query, draft, passages, timings, answered, started))
         if not streamed:
             # Extractive (or degraded) answers exist whole at once: stream them sentence by sentence.

@@ -47,3 +47,29 @@ class IngestLockedError(RagError):
     """Another ingest holds the index lock."""
 
     code = "ingest_locked"
+
+
+class RefusedError(RagError):
+    """A call turned away for now: the caller may try again in `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OverloadedError(RefusedError):
+    """Every slot is busy and the queue is full."""
+
+    code = "overloaded"
+
+
+class RateLimitedError(RefusedError):
+    """The caller (a key, or an address) asked too often."""
+
+    code = "rate_limited"
+
+
+class DeadlineError(RagError):
+    """The answer took longer than the deadline of a call."""
+
+    code = "timeout"

@@ -6,31 +6,14 @@ SECURITY.md."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import replace
 from functools import lru_cache
 
 from rag.answering.base import Draft
-from rag.text import fold, sentence_spans
+from rag.injection import INSTRUCTION, for_matching
+from rag.text import Span, sentence_spans
 from rag.types import Passage, Sentence
 
-# Phrases addressed to a model rather than to a reader, in French and English (matched on text
-# folded to lowercase without accents, zero-width characters removed).
-_INSTRUCTION = re.compile(
-    r"\b(?:ignore[rsz]?|disregard|oublie[rsz]?|forget|override|contourne[rsz]?)\b.{0,40}?"
-    r"\b(?:instructions?|consignes?|prompts?|regles|rules|directives?|messages? precedents?)\b"
-    r"|\b(?:previous|prior|above|earlier|preceding)\s+(?:instructions|prompts?|directions)\b"
-    r"|\binstructions?\s+(?:precedentes|anterieures|ci-dessus)\b"
-    r"|\b(?:you are now|from now on,? you|tu es (?:desormais|maintenant)|vous etes (?:desormais|maintenant)"
-    r"|a partir de maintenant,? (?:tu|vous)|act as|developer mode|mode developpeur|jailbreak)\b"
-    r"|\b(?:system|systeme)\s+(?:prompt|message)\b|\b(?:prompt|message|invite)\s+systeme\b"
-    r"|\bnew instructions?\b|\bnouvelles? (?:instructions|consignes)\b"
-    r"|\b(?:reveal|print|repeat|output|leak|reveler?|revelez|affiche[rsz]?|divulgue[rsz]?|donne[rsz]?)"
-    r"\b.{0,30}?\b(?:secret|password|mot de passe|api key|cle d'api|canary|instructions|consignes)\b"
-    r"|^\W{0,6}(?:system|systeme|developer|instructions?)\s*:"
-    r"|<\|[a-z_]+\|>|\[/?inst\]|<</?sys>>|\[/?system\]|</?system>|begin system|end system",
-    re.MULTILINE,
-)
 # Blocks whose whole content is hidden from a reader or addressed to a model.
 _BLOCKS = re.compile(
     r"<!--.*?(?:-->|\Z)|\A(?:(?!<!--).)*?-->"
@@ -44,8 +27,10 @@ _BLOCKS = re.compile(
 )
 # What a browser or a markdown renderer would act on: an image loads its URL (a way to send data
 # out), a script or a handler runs, a javascript: or data: link runs when clicked.
+# Any `![` and any link reference definition (`[r]: https://…`) count, whatever follows: an image
+# with brackets in its alt text or a reference-style one (`![logo][r]`) is as active as a plain one.
 ACTIVE = re.compile(
-    r"!\[[^\]]*\]\([^)]*\)"
+    r"!\[[^\]]*\]\([^)]*\)|!\[|\[[^\]]{0,999}\]:"
     r"|\]\(\s*(?:javascript|data|vbscript)\s*:[^)]*\)"
     r"|(?:javascript|vbscript)\s*:"
     r"|<\s*/?\s*(?:script|iframe|img|image|object|embed|svg|style|link|meta|form|input|button|base|video"
@@ -56,11 +41,6 @@ ACTIVE = re.compile(
 )
 
 
-def _visible(text: str) -> str:
-    """The text folded for matching, without the invisible characters that split words."""
-    return fold("".join(ch for ch in text if unicodedata.category(ch) != "Cf"))
-
-
 def hostile_spans(text: str) -> list[tuple[int, int]]:
     """Character ranges of `text` to hide: hidden blocks and active content, the sentences they
     touch, and whole lines (paragraphs) with a sentence that speaks to a model: the sentences
@@ -68,14 +48,25 @@ def hostile_spans(text: str) -> list[tuple[int, int]]:
     regions = [m.span() for m in _BLOCKS.finditer(text)]
     regions += [m.span() for m in ACTIVE.finditer(text)]
     spans = list(regions)
-    for sentence in sentence_spans(text):
-        if _INSTRUCTION.search(_visible(sentence.text)):
-            line_start = text.rfind("\n", 0, sentence.start) + 1
-            line_end = text.find("\n", sentence.end)
-            spans.append((line_start, len(text) if line_end < 0 else line_end))
+    sentences = sentence_spans(text)
+    read = [for_matching(sentence.text) for sentence in sentences]
+    speaking = {i for i, folded in enumerate(read) if INSTRUCTION.search(folded)}
+    for i in range(len(read) - 1):
+        # An instruction cut in two (« Oublie. Tout ce qui précède. ») is read across the cut.
+        if not {i, i + 1} & speaking and INSTRUCTION.search(f"{read[i]} {read[i + 1]}"):
+            speaking |= {i, i + 1}
+    for i, sentence in enumerate(sentences):
+        if i in speaking:
+            spans.append(_line(text, sentence))
         elif any(start < sentence.end and sentence.start < end for start, end in regions):
             spans.append((sentence.start, sentence.end))
     return sorted(spans)
+
+
+def _line(text: str, sentence: Span) -> tuple[int, int]:
+    """The whole line (paragraph) around `sentence`."""
+    line_end = text.find("\n", sentence.end)
+    return text.rfind("\n", 0, sentence.start) + 1, len(text) if line_end < 0 else line_end
 
 
 def blank(text: str, spans: list[tuple[int, int]]) -> str:
@@ -110,15 +101,59 @@ def _defuse(match: re.Match[str]) -> str:
     image = re.fullmatch(r"!\[([^\]]*)\]\([^)]*\)", found)
     if image:
         return image.group(1)  # the alt text, without the URL a renderer would load
+    if found == "![":
+        return "! ["  # no image without `![`, whatever comes after
+    if found.endswith("]:"):
+        return found[:-1] + " :"  # no link reference definition without `]:`
     found = re.sub(r"(?i)(javascript|vbscript|data)\s*:", r"\1 ", found)
     return found.replace("<", "‹").replace(">", "›")
 
 
 def neutralize(text: str) -> str:
     """Answer text without active markup (what `ACTIVE` finds): images keep their alt text, tags
-    lose their brackets, code-running schemes their colon. Text without any is returned as is, so
-    an extractive answer (already free of it) stays an exact quote."""
-    return ACTIVE.sub(_defuse, text)
+    lose their brackets, code-running schemes their colon, and no `![` or `]:` is left (an alt text
+    may hold one). Text without any is returned as is, so an extractive answer (already free of it)
+    stays an exact quote."""
+    text = ACTIVE.sub(_defuse, text)
+    return text.replace("![", "! [").replace("]:", "] :")
+
+
+_SCHEMES = ("javascript", "vbscript")
+
+
+def _unfinished(text: str) -> int:
+    """Where the end of a streamed `text` may be the start of markup its next piece would finish
+    (`!` then `[`, `]` then `:`, a tag not yet closed, `java` then `script:`); len(text) if nowhere."""
+    cut = len(text)
+    tag = text.rfind("<")
+    if tag >= 0 and ">" not in text[tag:] and len(text) - tag < 200:
+        cut = tag
+    word = re.search(r"[A-Za-z]*$", text)
+    if word and word.group() and any(s.startswith(word.group().lower()) for s in _SCHEMES):
+        cut = min(cut, word.start())
+    if text[cut - 1 : cut] in ("!", "]"):
+        cut -= 1
+    return cut
+
+
+class StreamGuard:
+    """`neutralize` for an answer streamed piece by piece: the end of a piece that could start
+    active markup with the next one is held back until it is known, so the pieces put together
+    (as a client shows them) hold no `![`, `]:`, tag or script link either."""
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        text = self._held + piece
+        cut = _unfinished(text)
+        self._held = text[cut:]
+        return neutralize(text[:cut])
+
+    def flush(self) -> str:
+        """What is still held back, at the end of the stream."""
+        held, self._held = self._held, ""
+        return neutralize(held)
 
 
 def bound_draft(draft: Draft, max_chars: int) -> Draft:

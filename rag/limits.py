@@ -19,7 +19,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """What the HTTP server enforces: keys, admission, rate limits, request sizes, CORS."""
+    """What the HTTP server enforces: keys, admission, rate limits, request sizes, streams per client,
+    failed logins, CORS."""
 
     api_keys: tuple[str, ...]
     admin_key: str
@@ -31,6 +32,10 @@ class ServerConfig:
     max_body_bytes: int
     max_upload_bytes: int
     max_connections: int
+    max_streams_per_client: int = 16  # open event streams per client address
+    login_failures: int = 10  # failed logins per client address and window; 0: no limit
+    login_failure_window_s: int = 300
+    public_docs: bool = False  # /docs, /redoc, /openapi.json open even with keys
     cors_origins: tuple[str, ...] = ()
     log_questions: bool = False  # the request log may carry the question's text
 

@@ -48,12 +48,14 @@ class Unit:
     tokens: frozenset[str]
 
 
-def units(passages: Sequence[str]) -> list[Unit]:
-    """Each sentence of the passages and each pair of sentences in a row."""
+def units(passages: Sequence[str], *, pairs: bool = True) -> list[Unit]:
+    """Each sentence of the passages and (with `pairs`) each pair of sentences in a row."""
     found: list[Unit] = []
     for passage in passages:
         sentences = [s.text for s in sentence_spans(passage)]
-        texts = sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
+        texts = list(sentences)
+        if pairs:
+            texts += [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
         for text in dict.fromkeys(texts):
             found.append(Unit(text, frozenset(fold(w) for w in name_words(text)), frozenset(tokens(text))))
     return found
@@ -179,7 +181,9 @@ def question_failures(
             for e in entities(question, known)
             if not _named_in(e, frozenset(w for c in claim_entities for w in c))
         ]
-        if best_unit_coverage(claim_tokens, [*claim_entities, *asked], pieces, titles) < 1.0:
+        # One sentence must tie a bare answer to the question: two side by side often name both.
+        single = units(passages, pairs=False)
+        if best_unit_coverage(claim_tokens, [*claim_entities, *asked], single, titles) < 1.0:
             reasons.append("no sentence of the passage ties the answer to what the question asks")
         return reasons
     subject = asked_subject(question)

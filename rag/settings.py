@@ -148,6 +148,25 @@ class Settings(BaseSettings):
     max_connections: int = Field(
         512, ge=8, description="Open HTTP connections and requests the server accepts; beyond, 503."
     )
+    max_streams_per_client: int = Field(
+        16,
+        ge=1,
+        description="Event streams (chat heartbeats and updates, streamed answers) one client address "
+        "may hold open at once; beyond, 429.",
+    )
+    login_failures: int = Field(
+        10,
+        ge=0,
+        description="Failed logins (wrong Bearer keys, wrong chat passwords) one client address may make "
+        "within RAG_LOGIN_FAILURE_WINDOW_S; beyond, 429 with Retry-After; 0: no limit.",
+    )
+    login_failure_window_s: int = Field(
+        300, ge=1, le=86_400, description="Seconds over which failed logins are counted, per client address."
+    )
+    public_docs: bool = Field(
+        False,
+        description="Serve /docs, /redoc and /openapi.json without a key even when keys are set.",
+    )
     max_file_bytes: int = Field(
         10_485_760,
         ge=1024,

@@ -44,7 +44,18 @@ def fold(text: str) -> str:
     return text
 
 
-fold_word = lru_cache(maxsize=1 << 17)(fold)  # for words: a corpus has few distinct ones
+MAX_CACHED_WORD = 40
+"""Longest word `fold_word` remembers: a corpus's words are shorter, a user's may be of any length."""
+_fold_cached = lru_cache(maxsize=1 << 17)(fold)  # for words: a corpus has few distinct ones
+
+
+def fold_word(word: str) -> str:
+    """`fold` for one word, cached when it is short: a question's 2,000-character words are folded
+    each time, never kept (the cache holds at most 131,072 words of 40 characters or less)."""
+    return _fold_cached(word) if len(word) <= MAX_CACHED_WORD else fold(word)
+
+
+fold_word_cache_info = _fold_cached.cache_info
 
 
 @lru_cache(maxsize=1)
@@ -88,7 +99,9 @@ def tokens(text: str) -> list[str]:
     stemmed with the French Snowball stemmer."""
     stop = _stopwords()
     kept = [f for f in map(fold_word, words(text)) if f not in stop and (len(f) > 1 or f.isdigit())]
-    return list(_stemmer().stemWords(kept))
+    # The stemmer caches what it stems too: longer words (no French word is) are kept as they are.
+    stems = iter(_stemmer().stemWords([w for w in kept if len(w) <= MAX_CACHED_WORD]))
+    return [next(stems) if len(w) <= MAX_CACHED_WORD else w for w in kept]
 
 
 def query_terms(text: str) -> list[str]:

@@ -265,7 +265,7 @@ def test_cors__closed_by_default_open_to_configured_origins(
 
 
 def test_docs__openapi_lists_every_route(client: httpx.Client) -> None:
-    paths = set(client.get("/openapi.json").json()["paths"])
+    paths = set(client.get("/openapi.json", headers=AUTH).json()["paths"])  # behind the key (issue 12)
     assert paths >= {
         "/healthz",
         "/readyz",
@@ -276,7 +276,7 @@ def test_docs__openapi_lists_every_route(client: httpx.Client) -> None:
         "/v1/sources/{file}",
         "/v1/ingest",
     }
-    assert client.get("/docs").status_code == 200
+    assert client.get("/docs", headers=AUTH).status_code == 200
 
 
 def test_streams__a_failure_midway_becomes_an_error_event() -> None:

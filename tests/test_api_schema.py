@@ -107,9 +107,11 @@ def test_schema__published_answer_requires_every_field_always_sent(openapi: dict
         "sentences",
         "timings_ms",
         "answerer",
+        "path",
         "degraded",
     }
-    assert set(answer["properties"]) - set(answer["required"]) == {"standalone_question", "degraded_reason"}
+    optional = {"standalone_question", "degraded_reason", "conversation_id", "turn_id"}  # the last two: saved
+    assert set(answer["properties"]) - set(answer["required"]) == optional
     verdict = openapi["components"]["schemas"]["Sentence"]["properties"]["verdict"]
     assert verdict["enum"] == ["supported", "unsupported"]
 

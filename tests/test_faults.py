@@ -359,6 +359,7 @@ def test_ingest__disk_full_is_a_clear_error_and_the_index_survives(
     settings = make_settings(tmp_path / "corpus", index)
     with mounted(["-t", "tmpfs", "-o", "size=48m", "tmpfs"], index):
         run_ingest(settings, embedder=embedder, progress=False)
+        stored = build_engine(settings, embedder=embedder).store.count()
         ballast = index / "ballast.bin"
         with ballast.open("wb") as out:  # leaves 16 MiB free, under the reserve an ingest keeps
             out.write(b"\0" * (shutil.disk_usage(index).free - 16 * 2**20))
@@ -367,7 +368,7 @@ def test_ingest__disk_full_is_a_clear_error_and_the_index_survives(
             run_ingest(settings, embedder=embedder, progress=False)
         assert "MiB free" in str(failure.value) and "run `rag ingest` again" in str(failure.value)
         engine = build_engine(settings, embedder=embedder)
-        assert engine.store.count() == 31 and "4 milliards" in engine.ask(AMAZON).answer
+        assert stored > 0 and engine.store.count() == stored and "4 milliards" in engine.ask(AMAZON).answer
         ballast.unlink()
         assert len(run_ingest(settings, embedder=embedder, progress=False).added) == 15
         check_complete(settings, embedder)

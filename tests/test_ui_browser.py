@@ -1,8 +1,9 @@
 """The chat in a real headless Chromium, served by uvicorn on 127.0.0.1 with the real engine: a streamed
 answer with its sources, an article opened with the quoted passage highlighted, a follow-up, a refusal
 and a new conversation; with a real LLM (SmolLM2 on llama.cpp's server), the evidence shown while the
-LLM writes and its unsupported sentences marked. Leaves screenshots in artifacts/ (ui-chat-answer.png,
-ui-chat.png, ui-chat-evidence.png, ui-chat-unsupported.png)."""
+LLM writes and the sentences verification found unsupported marked (arbitration often answers
+with the quoted evidence instead: then nothing is marked). Leaves screenshots in artifacts/
+(ui-chat-answer.png, ui-chat.png, ui-chat-evidence.png, ui-chat-unsupported.png)."""
 
 from __future__ import annotations
 
@@ -139,14 +140,10 @@ def test_chat__answers_cites_highlights_and_refuses_in_chromium(chromium: str, c
         browser.close()
 
 
-# Questions SmolLM2 answers with a copied sentence first and invented ones after: its verified answer
-# then keeps the LLM's text with some sentences marked unsupported (else the evidence answers).
-LLM_CANDIDATES = (
+# Questions SmolLM2 answers with a copied sentence first (kept by arbitration), then invented ones.
+LLM_QUESTIONS = (
     "Avec quel cofondateur Leike codirigeait-il l'équipe Superalignment ?",
-    "Combien de temps Schulman est-il resté chez Anthropic ?",
-    "Quelle équipe Jan Leike dirigeait-il chez OpenAI ?",
-    "Qui a été nommé nouveau scientifique en chef d'OpenAI ?",
-    "Pourquoi Leike est-il parti ?",
+    "Leike a codirigé l'équipe Superalignment avec le co-fondateur Ilya Sutskever : est-ce exact ?",
 )
 LLM_TIMEOUT_MS = 300_000  # SmolLM2 on one thread of a busy machine
 # Whether the evidence was on the page while the answer was still pending or being written.
@@ -191,7 +188,7 @@ def llm_chat(
 
 
 @pytest.mark.llm
-def test_chat__shows_evidence_while_the_llm_writes_and_marks_unsupported_sentences(
+def test_chat__shows_evidence_while_the_llm_writes_and_marks_what_verification_found(
     chromium: str, llm_chat: tuple[str, list[Answer]]
 ) -> None:
     url, answers = llm_chat
@@ -204,7 +201,8 @@ def test_chat__shows_evidence_while_the_llm_writes_and_marks_unsupported_sentenc
         expect(page.locator("#conversation .welcome")).to_be_visible()
         page.evaluate(RECORD_EVIDENCE)
         turn = page.locator("#conversation .turn").nth(0)
-        for i, question in enumerate(LLM_CANDIDATES):  # each in a new conversation: no follow-up rewriting
+        marked_any = False
+        for i, question in enumerate(LLM_QUESTIONS):  # each in a new conversation: no follow-up rewriting
             if i:
                 page.get_by_role("button", name="Nouvelle conversation").click()
                 expect(page.locator("#conversation .turn")).to_have_count(0)
@@ -215,23 +213,27 @@ def test_chat__shows_evidence_while_the_llm_writes_and_marks_unsupported_sentenc
                 page.screenshot(path=str(ARTIFACTS / "ui-chat-evidence.png"), full_page=True)
             expect(turn.locator(".sources, .notice")).to_be_visible(timeout=LLM_TIMEOUT_MS)
             expect(turn.locator(".evidence")).to_have_count(0)
+            assert page.evaluate("window.evidenceWhileWriting"), (
+                "the evidence should show while the LLM writes"
+            )
+            # The chat marks exactly the sentences verification found unsupported in the answer it got.
             answer = answers[-1]
             unsupported = [s.text for s in answer.sentences if s.verdict == "unsupported"]
             marked = turn.locator(".answer .unsupported")
             expect(marked).to_have_count(len(unsupported))
+            for n, text in enumerate(unsupported):
+                expect(marked.nth(n)).to_contain_text(text)
+                expect(marked.nth(n).locator(".verdict")).to_have_text(UNSUPPORTED_LABEL)
+            note = turn.locator(".unsupported-note")
+            expect(note).to_have_count(1 if unsupported else 0)
             if unsupported:
-                break
-        assert page.evaluate("window.evidenceWhileWriting"), "the evidence should show while the LLM writes"
-        assert unsupported, "SmolLM2 wrote no unsupported sentence that verification kept, marked"
-        for i, text in enumerate(unsupported):
-            expect(marked.nth(i)).to_contain_text(text)
-            expect(marked.nth(i).locator(".verdict")).to_have_text(UNSUPPORTED_LABEL)
-        expect(turn.locator(".unsupported-note")).to_have_text(UNSUPPORTED_NOTE)
-        shown = turn.locator(".answer").inner_text()
-        for sentence in answer.sentences:
-            assert sentence.text in shown
-        page.mouse.move(0, 0)
-        marked.first.scroll_into_view_if_needed()
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(ARTIFACTS / "ui-chat-unsupported.png"), full_page=True)
+                expect(note).to_have_text(UNSUPPORTED_NOTE)
+            shown = turn.locator(".answer").inner_text() if not answer.refused else ""
+            assert all(s.text in shown for s in answer.sentences)
+            if unsupported and not marked_any:
+                marked_any = True
+                marked.first.scroll_into_view_if_needed()
+                page.mouse.move(0, 0)
+                page.wait_for_timeout(300)
+                page.screenshot(path=str(ARTIFACTS / "ui-chat-unsupported.png"), full_page=True)
         browser.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,16 +15,18 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from fastapi.responses import PlainTextResponse  # noqa: E402
 
+from rag.admission import Admission  # noqa: E402
 from rag.corpus import Corpus  # noqa: E402
 from rag.engine import Engine  # noqa: E402
-from rag.errors import InvalidQuestionError, RagError  # noqa: E402
+from rag.errors import RagError  # noqa: E402
+from ui.asking import asker  # noqa: E402
 from ui.documents import (  # noqa: E402
     Add,
     DocumentsPanel,
     UploadPolicy,
     documents_panel,
-    restriction,
     uploader,
     wire_documents,
 )
@@ -34,7 +36,7 @@ from ui.past import past_list, wire_past  # noqa: E402
 from ui.rating import RATE_CSS, RATE_JS  # noqa: E402
 from ui.render import ARTICLE_HINT, render_article, render_conversation, render_notice  # noqa: E402
 from ui.style import ARTICLE_CSS, ARTICLE_JS, CONVERSATION_CSS, CONVERSATION_JS  # noqa: E402
-from ui.turns import Turn, answer_turn, find_citation  # noqa: E402
+from ui.turns import Turn, find_citation  # noqa: E402
 
 log = logging.getLogger("ui")
 
@@ -51,41 +53,6 @@ INTRO = (
     "Les questions de suite (« Et lui, il a rejoint quelle entreprise ? ») reprennent la conversation."
 )
 SOURCE_MISSING = "Cette source n’est plus disponible."
-
-
-def asker(engine: Engine, history: ChatHistory) -> Callable[..., Iterator[tuple[Any, ...]]]:
-    """The handler of a question: the turn, shown again after each step of the engine's stream,
-    then saved into the conversation (the side list shows it)."""
-
-    def ask(
-        question: str,
-        turns: list[Turn],
-        date_from: str = "",
-        date_to: str = "",
-        sources: list[str] | None = None,
-        conversation_id: str | None = None,
-        request: gr.Request | None = None,
-    ) -> Iterator[tuple[Any, ...]]:
-        question = (question or "").strip()
-        if not question or (turns and not turns[-1].done):
-            # Nothing to ask, or an answer still streaming (Enter, then a click): leave all as it is.
-            yield (gr.skip(),) * 5
-            return
-        try:
-            restrict = restriction(date_from, date_to, sources)
-        except InvalidQuestionError as exc:
-            shown = [*turns, Turn(question=question, error=str(exc), done=True)]
-            yield gr.skip(), shown, render_conversation(shown), gr.skip(), gr.skip()
-            return
-        shown = turns
-        for turn in answer_turn(engine, turns, question, restrict):
-            shown = [*turns, turn]
-            yield "", shown, render_conversation(shown), gr.skip(), gr.skip()
-        if shown is not turns and history.store is not None:
-            saved = history.save(request, conversation_id, shown[-1])
-            yield "", shown, render_conversation(shown), saved, history.side_list(request, saved)
-
-    return ask
 
 
 def source_opener(corpus: Corpus) -> Callable[[list[Turn], gr.EventData], str]:
@@ -216,15 +183,18 @@ def build_chat(
     add: Add | None = None,
     uploads: UploadPolicy | None = None,
     history: ChatHistory | None = None,
+    admission: Admission | None = None,
 ) -> gr.Blocks:
     """The chat for `engine` and the articles of `corpus`, queued: at most `concurrency_limit`
     answers at once, `max_queue` waiting. With `add` and an admin key in `uploads`, an admin can
-    upload documents. With `history`, answers are saved, rated and resumed from a side list."""
+    upload documents. With `history`, answers are saved, rated and resumed from a side list. With
+    `admission` (the server's gate and rate limiter, shared with the API), questions go through it."""
     uploads = uploads or UploadPolicy(admin_key="", max_bytes=0)
     history = history or ChatHistory(None)
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        ui = layout(engine.limits.max_question_chars, can_upload=add is not None and bool(uploads.admin_key))
-        wire(ui, asker(engine, history), source_opener(corpus))
+    # Gradio's temporary copies of uploads: removed after an hour (and each upload once read).
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(600, 3600)) as demo:
+        ui = layout(engine.limits.max_question_chars, can_upload=uploads.enabled(add))
+        wire(ui, asker(engine, history, admission), source_opener(corpus))
         wire_feedback(ui.conversation, ui.turns, ui.form, history, render_conversation)
         wire_past(
             demo, ui.past, ui.new, ui.conversation_id, ui.turns, ui.conversation, ui.article, ui.form, history
@@ -244,12 +214,30 @@ def mount_chat(
     add: Add | None = None,
     uploads: UploadPolicy | None = None,
     history: ChatHistory | None = None,
+    admission: Admission | None = None,
 ) -> FastAPI:
     """Mount the chat on `app` at `path` (behind `auth`, if given): no footer links, no raw errors.
-    Uploads (`add`, `uploads`) are refused past their size limit before they are stored; `history`
-    saves the conversations."""
-    demo = build_chat(engine, corpus, add=add, uploads=uploads, history=history)
-    limit = uploads.max_bytes if uploads is not None and uploads.max_bytes else None
+    Uploads (`add`, `uploads`) are refused past their size limit before they are stored, and every
+    upload when the chat has none (its upload routes are closed); `history` saves the conversations;
+    `admission` is the server's gate and rate limiter."""
+    demo = build_chat(engine, corpus, add=add, uploads=uploads, history=history, admission=admission)
+    uploads = uploads or UploadPolicy(admin_key="", max_bytes=0)
+    if not uploads.enabled(add):
+        close_uploads(app, path)
+    limit = uploads.max_bytes if uploads.enabled(add) else 0
     return gr.mount_gradio_app(
         app, demo, path=path, auth=auth, footer_links=[], show_error=False, max_file_size=limit
     )
+
+
+UPLOAD_ROUTES = ("/gradio_api/upload", "/gradio_api/process_recording", "/gradio_api/upload_progress")
+
+
+def close_uploads(app: FastAPI, path: str) -> None:
+    """Answer 404 on the chat's upload routes, before Gradio (mounted after) would store anything."""
+
+    async def closed() -> PlainTextResponse:
+        return PlainTextResponse("Not Found", status_code=404)
+
+    for route in UPLOAD_ROUTES:
+        app.add_api_route(path + route, closed, methods=["GET", "POST"], include_in_schema=False)

@@ -71,6 +71,10 @@ class UploadPolicy:
     admin_key: str
     max_bytes: int
 
+    def enabled(self, add: object | None) -> bool:
+        """Whether the chat offers uploads: something to add them with, an admin key, a size."""
+        return add is not None and bool(self.admin_key) and self.max_bytes > 0
+
     def check_key(self, key: str) -> None:
         if not self.admin_key:
             raise RagError("L’ajout de documents est désactivé sur ce serveur (pas de clé d’administration).")
@@ -93,6 +97,12 @@ class UploadPolicy:
         check_kind(file.suffix, data)
         return name, data
 
+    @staticmethod
+    def discard(paths: Sequence[str]) -> None:
+        """Remove Gradio's temporary copies of uploaded files once read (kept or refused)."""
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+
 
 def uploader(add: Add | None, policy: UploadPolicy) -> Callable[[list[str] | None, str], Iterator[str]]:
     """The handler of an upload: the files checked, then the ingest's progress line by line, then
@@ -111,11 +121,14 @@ def uploader(add: Add | None, policy: UploadPolicy) -> Callable[[list[str] | Non
             yield "Choisissez un ou plusieurs fichiers."
             return
         files, refused = [], []
-        for path in paths[:MAX_UPLOAD_FILES]:
-            try:
-                files.append(policy.read(path))
-            except (SkippedFile, OSError) as exc:
-                refused.append(f"{Path(path).name} : {exc}")
+        try:
+            for path in paths[:MAX_UPLOAD_FILES]:
+                try:
+                    files.append(policy.read(path))
+                except (SkippedFile, OSError) as exc:
+                    refused.append(f"{Path(path).name} : {exc}")
+        finally:
+            policy.discard(paths)
         lines = [f"refusé — {line}" for line in refused]
         if len(paths) > MAX_UPLOAD_FILES:
             lines.append(

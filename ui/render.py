@@ -61,7 +61,7 @@ def render_turn(index: int, turn: Turn) -> str:
     elif not turn.done:  # the LLM is writing: its raw text, then the evidence it reads
         body = render_answer(index, turn.answer, turn.citations)
         parts.append(f'<div class="answer draft">{body}<span class="cursor">▍</span></div>')
-        parts.append(f'<p class="searched">{escape(WRITING)}</p>')
+        parts.append(f'<p class="status-note writing">{escape(WRITING)}</p>')
         parts.append(render_evidence(turn.passages))
     else:
         body = (
@@ -73,7 +73,7 @@ def render_turn(index: int, turn: Turn) -> str:
         if any(s.verdict == "unsupported" for s in turn.sentences):
             parts.append(f'<p class="unsupported-note" role="note">{escape(UNSUPPORTED_NOTE)}</p>')
         if turn.degraded:
-            parts.append(f'<p class="searched">{escape(DEGRADED_NOTE)}</p>')
+            parts.append(f'<p class="status-note degraded">{escape(DEGRADED_NOTE)}</p>')
         parts.append(render_sources(index, turn.citations))
     parts.append(render_rating(index, turn))
     return f'<div class="turn">{question}<div class="msg bot">{"".join(parts)}</div></div>'

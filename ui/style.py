@@ -16,7 +16,7 @@ CONVERSATION_CSS = f"""
   align-self: stretch; background: var(--background-fill-secondary);
   border: 1px solid var(--border-color-primary);
 }}
-.searched {{ font-size: .8rem; font-style: italic; color: {_SUBDUED}; margin: 0 0 .35rem; }}
+.searched, .status-note {{ font-size: .8rem; font-style: italic; color: {_SUBDUED}; margin: 0 0 .35rem; }}
 .pending {{ color: {_SUBDUED}; margin: 0; }}
 .cursor {{ color: var(--color-accent); margin-left: .1rem; }}
 .marker {{

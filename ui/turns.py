@@ -10,10 +10,13 @@ from dataclasses import dataclass, field, replace
 from rag.conversation import Message
 from rag.engine import Engine
 from rag.errors import (
+    DeadlineError,
     EmbeddingModelMismatchError,
     IndexNotReadyError,
     InvalidQuestionError,
     RagError,
+    RateLimitedError,
+    RefusedError,
     StoreUnavailableError,
 )
 from rag.events import DeltaEvent, DoneEvent, RetrievalEvent
@@ -69,6 +72,12 @@ def friendly_error(exc: RagError, max_chars: int) -> str:
     """What the reader of the chat is told about a domain error."""
     if isinstance(exc, InvalidQuestionError):
         return f"La question est vide ou trop longue ({max_chars} caractères au plus)."
+    if isinstance(exc, RateLimitedError):
+        return f"Trop de questions d’affilée : réessayez dans {exc.retry_after} s."
+    if isinstance(exc, RefusedError):
+        return f"Trop de questions en cours : réessayez dans {exc.retry_after} s."
+    if isinstance(exc, DeadlineError):
+        return "La réponse a pris trop de temps. Réessayez, ou posez une question plus courte."
     if isinstance(exc, IndexNotReadyError):
         return "Les articles ne sont pas encore indexés. Réessayez un peu plus tard."
     if isinstance(exc, StoreUnavailableError):
