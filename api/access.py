@@ -19,8 +19,8 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import is_loopback
 from api.errors import error_body
+from rag.admission import is_loopback
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from api.auth import (
     KeyFirst,
     admin_checker,
     any_key_configured,
-    is_loopback,
     key_checker,
     warn_short_keys,
 )
@@ -31,6 +30,7 @@ from api.observe import RequestLog, metrics_router
 from api.openai_compat import openai_router
 from api.routes import engine_router
 from api.schemas import error_responses
+from rag.admission import is_loopback
 from rag.corpus import Corpus
 from rag.engine import Engine
 from rag.history import HistoryStore, owner_of

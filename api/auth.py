@@ -3,7 +3,6 @@ body is read; the admin key for ingest; a warning for keys too short to resist g
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
 from collections.abc import Callable, Sequence
@@ -78,16 +77,6 @@ def admin_checker(api_keys: Sequence[str], admin_key: str) -> Callable[..., None
 def any_key_configured(api_keys: Sequence[str], admin_key: str) -> bool:
     """Whether `/v1/*` asks for a key (what `rag serve` checks before listening beyond loopback)."""
     return any(api_keys) or bool(admin_key)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether an address (or `localhost`) is this machine's own."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def warn_short_keys(api_keys: Sequence[str], admin_key: str) -> list[str]:

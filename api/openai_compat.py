@@ -18,9 +18,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.admission import Gate
+from api.completions import ChatCompletion, ChatCompletionChunk
 from api.errors import ApiError
 from api.observe import note_answer, noting
-from api.schemas import ChatCompletion, ChatCompletionChunk, ErrorOut, error_responses, sse_doc
+from api.schemas import ErrorOut, error_responses
+from api.stream_schemas import sse_doc
 from api.streaming import sse_response, stream_error
 from rag.conversation import Message
 from rag.engine import Engine

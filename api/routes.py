@@ -10,7 +10,8 @@ from api.admission import Gate
 from api.conversations import Owner, Recorder
 from api.errors import ApiError
 from api.observe import note, note_answer
-from api.schemas import CHAT_EVENTS, AskRequest, ChatRequest, PageOut, SourceOut, error_responses, sse_doc
+from api.schemas import AskRequest, ChatRequest, PageOut, SourceOut, error_responses
+from api.stream_schemas import CHAT_EVENTS, sse_doc
 from api.streaming import chat_events, sse_response
 from rag.corpus import Corpus
 from rag.engine import Engine

@@ -1,19 +1,15 @@
-"""Request bodies of the HTTP API and its API-only envelopes; answers are `rag.types`' models.
-
-Streams are documented like FastAPI documents its own: an `itemSchema` per Server-Sent Event, the
-schema of each event's JSON `data` generated from the model that shapes it."""
+"""Request bodies of the HTTP API and its API-only envelopes; answers are `rag.types`' models, streamed
+events are documented in `api.stream_schemas`, chat completions in `api.completions`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 from rag.conversation import Message
 from rag.filters import DocumentFilter
-from rag.types import Answer, Citation, Passage
 
 TopK = Field(None, ge=1, le=50, description="Passages handed to the answerer (default: RAG_TOP_K).")
 
@@ -150,122 +146,3 @@ class ErrorOut(BaseModel):
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI documentation of the error statuses a route may answer."""
     return {status: {"model": ErrorOut} for status in statuses}
-
-
-# -- `/v1/chat` with `stream: true` -----------------------------------------------------------
-class RetrievalData(BaseModel):
-    """Event `retrieval`: the passages the answer is drawn from (and a follow-up's standalone question)."""
-
-    passages: list[Passage]
-    standalone_question: str | None = Field(None, exclude_if=lambda q: q is None)
-
-
-class DeltaData(BaseModel):
-    """Event `delta`: the next piece of the answer's text."""
-
-    text: str
-
-
-class DoneData(BaseModel):
-    """Event `done`: the finished answer, the object `POST /v1/chat` answers without streaming."""
-
-    refused: bool
-    timings_ms: dict[str, float]
-    answer: Answer
-
-
-CHAT_EVENTS: dict[str, type[Any]] = {
-    "retrieval": RetrievalData,
-    "delta": DeltaData,
-    "citation": Citation,
-    "done": DoneData,
-    "error": ErrorOut,
-}
-"""The events of a `/v1/chat` stream, in their order (`citation` once per citation; `error` ends a
-stream that fails after it started)."""
-
-
-# -- `/v1/chat/completions` -----------------------------------------------------------------------
-class CompletionMessageOut(BaseModel):
-    role: Literal["assistant"]
-    content: str = Field(description="The answer, with [n] markers that refer to `citations`.")
-
-
-class CompletionChoice(BaseModel):
-    index: int
-    message: CompletionMessageOut
-    finish_reason: Literal["stop"]
-    logprobs: None
-
-
-class ChatCompletion(BaseModel):
-    """An OpenAI chat completion, plus the citations as data for clients that know them."""
-
-    id: str
-    object: Literal["chat.completion"]
-    created: int
-    model: str
-    choices: list[CompletionChoice]
-    usage: None
-    citations: list[Citation]
-    refused: bool
-    standalone_question: str | None
-
-
-class ChunkDelta(BaseModel):
-    role: Literal["assistant"] | None = None
-    content: str | None = None
-
-
-class ChunkChoice(BaseModel):
-    index: int
-    delta: ChunkDelta
-    finish_reason: Literal["stop"] | None
-
-
-class ChatCompletionChunk(BaseModel):
-    """One `data:` line of a streamed completion; the last one (`finish_reason: stop`) also
-    carries `citations`, `refused` and `standalone_question`. The stream ends with `data: [DONE]`."""
-
-    id: str
-    object: Literal["chat.completion.chunk"]
-    created: int
-    model: str
-    choices: list[ChunkChoice]
-    citations: list[Citation] | None = None
-    refused: bool | None = None
-    standalone_question: str | None = None
-
-
-def sse_doc(events: Mapping[str, Any]) -> dict[str, Any]:
-    """OpenAPI `content` of a Server-Sent Events stream: for each event name, the schema of its JSON
-    data, self-contained. Lines sent without a name are events named `message`, as in browsers."""
-    items = []
-    for name, shape in events.items():
-        data = {"type": "string", "contentMediaType": "application/json", "contentSchema": _schema(shape)}
-        items.append(
-            {
-                "type": "object",
-                "required": ["data"] if name == "message" else ["event", "data"],
-                "properties": {"event": {"const": name}, "data": data},
-            }
-        )
-    return {"text/event-stream": {"itemSchema": items[0] if len(items) == 1 else {"oneOf": items}}}
-
-
-def _schema(shape: Any) -> dict[str, Any]:
-    """The serialization JSON schema of `shape` with its definitions inlined (it lives inside a
-    response, not in the document's components)."""
-    schema = TypeAdapter(shape).json_schema(mode="serialization")
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(value) for value in node]
-        return node
-
-    return dict(resolve(schema))

@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 
 from api import create_app
 from api.access import FrontEnd
-from api.auth import any_key_configured, is_loopback
+from api.auth import any_key_configured
 from api.documents import Remove
 from api.errors import ApiError
 from api.ingest import Ingest, check_name, save
@@ -26,7 +26,7 @@ from ingest.lock import writer_lock
 from ingest.remove import RemoveReport, remove_documents
 from ingest.service import run_ingest
 from ingest.sync import SyncReport
-from rag.admission import Admission
+from rag.admission import Admission, is_loopback
 from rag.compose import build_corpus, build_embedder, build_engine, build_history, build_server_config
 from rag.embedding import Embedder
 from rag.engine import Engine

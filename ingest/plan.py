@@ -24,15 +24,21 @@ Report = Callable[[str, str], None]
 
 
 @dataclass
-class Plan:
-    """The changes that make the index mirror the files."""
+class FileChanges:
+    """The corpus files by what a sync does with them: what a plan finds and a report tells."""
 
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    warnings: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # parts of files left out
+
+
+@dataclass
+class Plan(FileChanges):
+    """The changes that make the index mirror the files."""
+
     to_write: list[Chunk] = field(default_factory=list)
     to_relabel: list[Chunk] = field(default_factory=list)
     to_delete: list[str] = field(default_factory=list)

@@ -13,14 +13,14 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from ingest.chunker import Chunk, Chunker
-from ingest.plan import plan_sync
+from ingest.plan import FileChanges, plan_sync
 from rag.documents import DocumentTexts
 from rag.embedding import Embedder
 from rag.progress import IngestProgress
@@ -30,15 +30,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class SyncReport:
+class SyncReport(FileChanges):
     """What a sync did, for the one-line summary and for tests."""
 
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    warnings: list[tuple[str, str]] = field(default_factory=list)  # parts of files left out
     chunks_written: int = 0
     chunks_deleted: int = 0
     seconds: float = 0.0

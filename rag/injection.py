@@ -43,6 +43,31 @@ _TARGET = (
     r"|d'avant|initiales?|recues?|donnees?)"
     rf"|{_ORDERS} (?:qu'on (?:t'a|vous a)|que (?:tu as|vous avez) recu|you (?:were|have been|'ve been) given)"
 )
+# An order given at the start of a clause (« Ignorez les messages antérieurs », "Skip the rules
+# above"): imperatives only, about anything that configures or precedes a model's answer.
+_IMPERATIVE = (
+    r"ignorez?|oubliez?|disregard|forget|skip|override|overwrite|replace|bypass|remplacez?|effacez?"
+    r"|annulez?|ecartez?|abandonnez?|contournez?|considerez?(?: que)?"
+    r"|n'(?:applique|appliquez|obeis|obeissez|ecoute|ecoutez|suis|suivez|respecte|respectez) plus"
+    r"|ne (?:suis|suivez|respecte|respectez|applique|appliquez) plus"
+    r"|(?:tu n'as|vous n'avez|ne) plus (?:a )?(?:respecter|suivre|appliquer|obeir|tenir compte)"
+)
+# What such an order is about: the model's own instructions and setup, or the text before.
+_ABOUT = (
+    rf"{_TARGET}"
+    rf"|(?:{_ORDERS}|messages?|texte?|context[e]?)\b(?: \S+){{0,2}}? (?:above|before|so far|precedente?s?"
+    r"|anterieure?s?|ci-dessus|plus haut|d'avant|jusqu'ici|auparavant)"
+    r"|(?:ta|ton|tes|votre|vos|your) (?:\w+ ){0,2}?(?:configuration|mission|role|programming|programmation"
+    r"|system prompt|prompt systeme)"
+    r"|(?:the|le) context[e]?\b|what the system (?:told|said)"
+    r"|ce que (?:le systeme|l'operateur) (?:t'a|vous a) dit"
+    rf"|{_ORDERS} (?:\S+ ){{0,3}}?(?:du|par le|of the|by the) (?:systeme|system)\b"
+)
+_CLAUSE = r"(?:^|[.:;!?,\-\u2013\u2014(\"«»]\s*)(?:please |merci de |veuillez |s'il te plait,? )?"
+_VOID = (
+    rf"(?:{_TARGET})\b(?: \S+){{0,3}}? (?:sont|est|are|is) (?:desormais |now |maintenant |donc )?"
+    r"(?:caduques?|nulles?|nuls?|void|cancell?ed|annulee?s?|obsoletes?|invalid(?:es)?|revoked|revoquee?s?)"
+)
 _ROLE = (
     r"you are now|from now on,? (?:you|answer|reply|respond|say)|(?:act|behave|pose) as (?:an?|the) "
     r"|pretend (?:to be|you are|that you)|your new (?:role|task|instructions)|new instructions?"
@@ -52,8 +77,12 @@ _ROLE = (
     r"|developer mode|mode developpeur|jailbreak|dan mode"
     r"|(?:if|si) (?:you are|tu es|vous etes) (?:an? |une? )?(?:ai|ia|assistant|language model"
     r"|modele de langage|llm|chatbot|robot conversationnel)"
-    r"|(?:note|message|attention) (?:to|for|aux?|pour les?) (?:the |any |all )?(?:ai|ia|llms?|assistants?"
-    r"|language models?|modeles? de langage|chatbots?|agents?)\b"
+    r"|(?:note|message|attention)(?: (?:to|for|aux?|pour les?))? (?:the |any |all |les )?(?:ai|ia|llms?"
+    r"|assistants? (?:ia|ai|virtuels?)|language models?|modeles? de langage|chatbots?)\b"
+    r"|from this point (?:forward|on)|(?:as|en tant que) (?:the |an? |le |la |l')?(?:model|ai|ia|assistant"
+    r"|llm|modele)\b.{0,20}?\b(?:reading|qui lit|lisant)"
+    r"|(?:ia|ai|llms?|models?|modeles?|assistants?|chatbots?) (?:qui lisent|qui lit|reading|lisant)"
+    r" (?:ce|cette|this|these)\b"
     r"|(?:you must|you should|you will|always|tu dois|vous devez|tu devras|reponds toujours"
     r"|repondez toujours)"
     r" (?:\w+ ){0,2}?(?:answer|reply|respond|say|state|tell|cite|mention|include|repondre|dire|affirmer"
@@ -86,6 +115,7 @@ _REPORTED = "".join(
 INSTRUCTION = re.compile(
     rf"\b(?=(?:{_DISREGARD})\b){_REPORTED}(?:{_DISREGARD})\b.{{0,60}}?\b(?:{_TARGET})"
     rf"|\b(?:{_EARLIER})\s+(?:instructions|prompts?|directions|guidance|guidelines)\b"
+    rf"|{_CLAUSE}(?:{_IMPERATIVE})\b.{{0,60}}?\b(?:{_ABOUT})|\b{_VOID}"
     rf"|\b(?:{_ROLE})|\b{_SECRET}\b|{_MARKERS}",
     re.MULTILINE,
 )

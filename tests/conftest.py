@@ -1,12 +1,15 @@
 """Shared fixtures: the real packaged embedding model (loaded once), real Chroma on temporary
-directories with a unique collection per test, and copies of the real corpus."""
+directories with a unique collection per test, copies of the real corpus, `rag` run as another
+process, and the browser tests' chromium."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,29 @@ def rag_env(settings: Settings, **extra: object) -> dict[str, str]:
     return env
 
 
+def run_rag(
+    *args: str, env: Mapping[str, str], cwd: Path = ROOT, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`rag ARGS` run to its end as another process (on `os.environ` updated with `env`), its output
+    captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_rag(*args: str, env: Mapping[str, str], cwd: Path = ROOT, **popen: Any) -> subprocess.Popen[Any]:
+    """`rag ARGS` started as another process (on `os.environ` updated with `env`); `popen` says where
+    its output goes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli.main", *args], cwd=cwd, env={**os.environ, **env}, **popen
+    )
+
+
 def api_app(engine: Engine, settings: Settings, **options: Any) -> FastAPI:
     """The HTTP API for `engine` as `rag serve` configures it from `settings` (without the chat)."""
     return create_app(engine, build_server_config(settings), build_corpus(settings), **options)
@@ -101,3 +127,18 @@ def engine(engine_settings: Settings, embedder: Embedder) -> Iterator[Engine]:
 def engine_corpus(engine_settings: Settings) -> Corpus:
     """The articles `engine` answers from, as the front ends read them."""
     return build_corpus(engine_settings)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium for the browser tests; its absence fails them, unless RAG_SKIP_BROWSER=1 says
+    to skip them."""
+    path = shutil.which("chromium")
+    if path:
+        return path
+    if os.environ.get("RAG_SKIP_BROWSER") == "1":
+        pytest.skip("chromium is not installed and RAG_SKIP_BROWSER=1: the browser test is skipped")
+    pytest.fail(
+        "chromium is not installed: run `make browser-deps` (apt-get install chromium), "
+        "or set RAG_SKIP_BROWSER=1 to skip the browser tests"
+    )

@@ -260,10 +260,9 @@ def test_serve__command_ingests_then_serves_until_stopped(tmp_path: Path) -> Non
     import signal
     import socket
     import subprocess
-    import sys
     import time
 
-    from tests.conftest import ROOT
+    from tests.conftest import start_rag
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -275,13 +274,8 @@ def test_serve__command_ingests_then_serves_until_stopped(tmp_path: Path) -> Non
         "HF_HUB_OFFLINE": "1",
         "RAG_API_KEYS": KEY,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = start_rag(
+        "serve", "--port", str(port), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         deadline, ready = time.monotonic() + 180, None

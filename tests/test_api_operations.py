@@ -9,7 +9,6 @@ import json
 import logging
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -24,7 +23,7 @@ from rag.embedding import Embedder
 from rag.engine import Engine
 from rag.settings import Settings
 from rag.telemetry.logs import REQUEST_LOG, json_formatter
-from tests.conftest import CORPUS, ROOT, api_app, make_settings, rag_env
+from tests.conftest import CORPUS, api_app, make_settings, rag_env, start_rag
 from tests.live_server import free_port, live_server, sse_events, stop_process, wait_ready
 from tests.otlp_receiver import otlp_receiver
 from tests.test_generative import generative
@@ -199,12 +198,8 @@ def test_serve__json_log_lines_saved_conversations_metrics_and_traces_end_to_end
     env = rag_env(
         settings, RAG_API_KEYS=KEY, OTEL_EXPORTER_OTLP_ENDPOINT=collector, OTEL_BSP_SCHEDULE_DELAY="100"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    process = start_rag(
+        "serve", "--port", str(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     url = f"http://127.0.0.1:{port}"
     try:

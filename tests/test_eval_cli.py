@@ -5,15 +5,13 @@ parts, reported side by side and gated on the test part only."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from eval.gate import METRICS
-from tests.conftest import ROOT
+from tests.conftest import run_rag
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +42,8 @@ QUESTIONS = [
 
 
 def rag(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    """`rag ARGS` as another process, with the time a whole eval may take."""
+    return run_rag(*args, env=env, timeout=600)
 
 
 def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:

@@ -29,7 +29,7 @@ from rag.compose import build_engine
 from rag.embedding import Embedder
 from rag.errors import StoreUnavailableError
 from rag.settings import Settings
-from tests.conftest import CORPUS, api_app, make_settings, rag_env
+from tests.conftest import CORPUS, api_app, make_settings, rag_env, run_rag, start_rag
 from tests.live_server import free_port, live_server
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,7 @@ ZORGLUB = (
 def rag(args: list[str], env: dict[str, str], cwd: Path, **popen: Any) -> subprocess.Popen[str]:
     """`rag ARGS` as a separate process (its working directory has no .env)."""
     popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen}
-    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=cwd, env=env, text=True, **popen)
+    return start_rag(*args, env=env, cwd=cwd, text=True, **popen)
 
 
 def wait_http(url: str, proc: subprocess.Popen[str] | None = None, timeout: float = 180) -> httpx.Response:
@@ -119,14 +119,7 @@ def test_ingest__a_second_one_at_once_refuses_and_the_first_completes(
     while not (lock.exists() and '"ingest"' in lock.read_text()):
         assert first.poll() is None and time.monotonic() < deadline, first.communicate()
         time.sleep(0.05)
-    second = subprocess.run(
-        [sys.executable, "-m", "cli.main", "ingest"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    second = run_rag("ingest", env=env, cwd=tmp_path, timeout=120)
     assert first.poll() is None, "the first ingest ended before the second one started"
     assert second.returncode == 2 and "Traceback" not in second.stderr
     assert f"Another ingest is running on this index (pid {first.pid})" in second.stderr
@@ -386,14 +379,7 @@ def test_ingest__read_only_index_is_a_clear_error_and_the_index_survives(
     with mounted(["--bind", "-o", "ro", str(settings.index_dir)], settings.index_dir):
         subprocess.run(["mount", "-o", "remount,bind,ro", str(settings.index_dir)], check=True)
         env = rag_env(settings)
-        done = subprocess.run(
-            [sys.executable, "-m", "cli.main", "ingest"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = run_rag("ingest", env=env, cwd=tmp_path, timeout=120)
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert "Read-only file system" in done.stderr and "writable" in done.stderr
         after = sorted((p.name, p.stat().st_size) for p in settings.index_dir.rglob("*") if p.is_file())

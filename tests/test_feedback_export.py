@@ -4,8 +4,6 @@ loader reads, and summed up in statistics; `rag feedback` run as a separate proc
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from rag.engine import Engine
 from rag.history import Feedback, FeedbackEntry, HistoryStore, owner_of
 from rag.history.feedback import export_cases, feedback_stats, must_include
 from rag.settings import Settings
-from tests.conftest import ROOT, rag_env
+from tests.conftest import rag_env, run_rag
 
 LEIKE = "Pourquoi Leike est-il parti ?"
 AUSTRALIA = "Quelle est la capitale de l'Australie ?"
@@ -120,25 +118,11 @@ def test_rag_feedback__export_and_stats_from_the_configured_database(
     saved(HistoryStore(url), engine)
     env = rag_env(engine_settings, RAG_HISTORY_URL=url)
     out = tmp_path / "cases.jsonl"
-    run = subprocess.run(
-        [sys.executable, "-m", "cli.main", "feedback", "export", "--down-only", "-o", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = run_rag("feedback", "export", "--down-only", "-o", str(out), env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "2 cases (2 thumbs-down, 0 thumbs-up), 1 to complete" in run.stderr
     assert len(out.read_text(encoding="utf-8").splitlines()) == 2
-    stats = subprocess.run(
-        [sys.executable, "-m", "cli.main", "feedback", "stats", "--json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    stats = run_rag("feedback", "stats", "--json", env=env, timeout=120)
     assert stats.returncode == 0, stats.stderr
     body = json.loads(stats.stdout)
     assert (body["up"], body["down"], body["down_share"]) == (2, 2, 0.5)

@@ -480,14 +480,17 @@ def test_stream_guard__markup_split_across_pieces_never_joins() -> None:
 # -- injections: look-alike letters, paraphrases, split sentences ----------------------------------
 def test_injection_filter__catches_the_variants_and_blanks_no_benign_or_corpus_sentence() -> None:
     """tests/data/injections.jsonl: French and English variants, look-alike letters, spaced or
-    leet-spelt words, instructions split across sentences; benign sentences of the same words."""
-    hostile = [row for row in INJECTIONS if row["hostile"]]
+    leet-spelt words, instructions split across sentences; benign sentences of the same words. The
+    "heldout" ones were written after the patterns and never tuned on: what a new phrasing gets."""
+    tuned = [row["text"] for row in INJECTIONS if row["hostile"] and row["kind"] != "heldout"]
+    heldout = [row["text"] for row in INJECTIONS if row["kind"] == "heldout"]
     benign = [row["text"] for row in INJECTIONS if not row["hostile"]]
-    missed = [row["text"] for row in hostile if not hostile_spans(row["text"])]
-    share = 1 - len(missed) / len(hostile)
-    print(f"injection variants caught: {len(hostile) - len(missed)}/{len(hostile)} ({share:.0%})", missed)
-    assert len(hostile) >= 40 and {row["kind"] for row in hostile} >= {"fr", "en", "homoglyph", "split"}
-    assert share >= 0.95, missed
+    missed = [text for text in tuned if not hostile_spans(text)]
+    caught_new = sum(bool(hostile_spans(text)) for text in heldout)
+    print(f"injections caught: {len(tuned) - len(missed)}/{len(tuned)}, held out {caught_new}/{len(heldout)}")
+    assert len(tuned) >= 40 and {r["kind"] for r in INJECTIONS} >= {"fr", "en", "homoglyph", "split"}
+    assert len(missed) <= len(tuned) // 20, missed
+    assert caught_new >= 3  # a phrase list generalises poorly: verification is the other half
     assert [text for text in benign if hostile_spans(text)] == []
     sentences = 0
     for path in sorted(CORPUS.iterdir()):  # the real corpus keeps every sentence (eval unchanged)
@@ -520,15 +523,17 @@ def test_injection__one_the_filter_misses_is_not_obeyed_by_a_generative_answer(
     settings = make_settings(corpus, tmp_path / "index")
     run_ingest(settings, embedder=embedder, progress=False)
     engine = build_engine(settings, embedder=embedder)
-    with fake_llm(OBEYING) as llm, served(engine, generative(settings, llm)) as client:
-        answer = client.post(
-            "/v1/ask", json={"question": "Combien Amazon a-t-il investi dans Anthropic ?"}
-        ).json()
+    question = {"question": "Combien Amazon a-t-il investi dans Anthropic ?"}
+    with fake_llm(OBEYING) as llm:
+        with served(engine, generative(settings, llm)) as client:  # RAG_UNSUPPORTED=mark: flagged
+            marked = client.post("/v1/ask", json=question).json()
+        with served(engine, generative(settings, llm, unsupported="drop")) as client:
+            dropped = client.post("/v1/ask", json=question).json()
     assert "Saturne" in llm.prompts()  # the LLM did read it
-    assert "4 milliards" in answer["answer"], answer
-    obeyed = [s for s in answer["sentences"] if "Saturne" in s["text"]]
-    assert all(s["verdict"] == "unsupported" for s in obeyed), answer["sentences"]
-    assert "Saturne" not in answer["answer"] or obeyed, answer
+    assert "4 milliards" in marked["answer"] and "4 milliards" in dropped["answer"], (marked, dropped)
+    obeyed = [s for s in marked["sentences"] if "Saturne" in s["text"]]
+    assert obeyed and all(s["verdict"] == "unsupported" and not s["citations"] for s in obeyed), marked
+    assert "Saturne" not in json.dumps(dropped["sentences"]) and "Saturne" not in dropped["answer"], dropped
 
 
 # -- the chat: the API's limits, its uploads ----------------------------------------------------
@@ -625,7 +630,7 @@ def test_chat_uploads__closed_without_an_admin_and_capped_with_one(
         assert client.get("/ui/config").json()["max_file_size"] == 2048
         response = client.post("/ui/gradio_api/upload", files={"files": article})
         assert response.status_code == 413, response.text
-        small = client.post("/ui/gradio_api/upload", files={"files": ("petit.txt", b"Titre\nUne phrase.\n")})
+        small = client.post("/ui/gradio_api/upload", files={"files": ("petit.txt", b"\x00\x01 binaire")})
         assert small.status_code == 200, small.text
         (stored,) = small.json()
         assert Path(stored).is_file()
@@ -633,9 +638,9 @@ def test_chat_uploads__closed_without_an_admin_and_capped_with_one(
             d["id"] for d in client.get("/ui/config").json()["dependencies"] if d["api_name"] == "upload"
         )
         files = [{"path": stored, "orig_name": "petit.txt", "meta": {"_type": "gradio.FileData"}}]
-        done = chat_client.run(client, send, [files, "mauvaise-clé"], chat_client.new_session())
-        assert "incorrecte" in json.dumps(done["output"], ensure_ascii=False), done
-        assert not Path(stored).exists()  # read (or refused), then removed from Gradio's cache
+        done = chat_client.run(client, send, [files, "admin-key-0123456789ab"], chat_client.new_session())
+        assert "refusé — petit.txt" in json.dumps(done["output"], ensure_ascii=False), done
+        assert not Path(stored).exists()  # read (here refused), then removed from Gradio's cache
 
 
 # -- the folding cache -----------------------------------------------------------------------------

@@ -7,15 +7,12 @@ with the quoted evidence instead: then nothing is marked). Leaves screenshots in
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import Locator, expect, sync_playwright
+from playwright.sync_api import Locator, expect
 
 from rag.conversation import Message
 from rag.corpus import Corpus
@@ -23,6 +20,7 @@ from rag.engine import Engine
 from rag.events import DoneEvent, Event
 from rag.settings import Settings
 from rag.types import REFUSAL, Answer
+from tests.browser import headless, open_page, screenshot
 from tests.live_server import live_server
 from tests.llm_server import llama_server, require_llm_tier
 from tests.test_generative import generative
@@ -31,17 +29,7 @@ from ui.render import UNSUPPORTED_LABEL, UNSUPPORTED_NOTE
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 LEIKE_FILES = {"003_45baa9305485c6a1.txt", "004_d6bdbc85729e3bbc.txt"}
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 60_000
 # Every distinct text the first answer shows (streaming cursor aside), recorded in the page as it grows.
 RECORD_ANSWERS = """
 window.seenAnswers = new Set();
@@ -50,20 +38,6 @@ new MutationObserver(() => {
   if (answer) window.seenAnswers.add(answer.textContent.replace('▍', '').trim());
 }).observe(document.querySelector('#conversation'), {subtree: true, childList: true, characterData: true});
 """
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's chromium; its absence fails the test, unless RAG_SKIP_BROWSER=1 says to skip it."""
-    path = shutil.which("chromium")
-    if path:
-        return path
-    if os.environ.get("RAG_SKIP_BROWSER") == "1":
-        pytest.skip("chromium is not installed and RAG_SKIP_BROWSER=1: the browser test is skipped")
-    pytest.fail(
-        "chromium is not installed: run `make browser-deps` (apt-get install chromium), "
-        "or set RAG_SKIP_BROWSER=1 to skip the browser tests"
-    )
 
 
 def quoted(source: Locator) -> str:
@@ -84,12 +58,8 @@ def chat_url(  # chromium first: no server without it
 
 
 def test_chat__answers_cites_highlights_and_refuses_in_chromium(chromium: str, chat_url: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="fr-FR")
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(chat_url)
+    with headless(chromium) as browser:
+        page = open_page(browser, chat_url)
         expect(page.get_by_role("button", name="Pourquoi Leike est-il parti ?")).to_be_visible()
         expect(page.get_by_role("button", name="Nouvelle conversation")).to_be_visible()
         page.evaluate(RECORD_ANSWERS)
@@ -114,7 +84,7 @@ def test_chat__answers_cites_highlights_and_refuses_in_chromium(chromium: str, c
         expect(page.locator("#article .file")).to_have_text(leike.locator(".file").inner_text())
         assert page.locator("#article img, #article a, #article script").count() == 0
         page.mouse.move(0, 0)
-        page.screenshot(path=str(ARTIFACTS / "ui-chat-answer.png"), full_page=True)
+        screenshot(page, "ui-chat-answer.png")
 
         page.locator("#question textarea").fill("Et lui, il a rejoint quelle entreprise ?")
         page.locator("#question textarea").press("Enter")
@@ -129,7 +99,7 @@ def test_chat__answers_cites_highlights_and_refuses_in_chromium(chromium: str, c
         assert page.locator("#conversation .notice.error").count() == 0
         refusal.scroll_into_view_if_needed()
         page.wait_for_timeout(500)  # let the stream's last update and the scrolling settle
-        page.screenshot(path=str(ARTIFACTS / "ui-chat.png"), full_page=True)
+        screenshot(page, "ui-chat.png")
 
         page.get_by_role("button", name="Nouvelle conversation").click()
         expect(page.locator("#conversation .turn")).to_have_count(0)
@@ -137,7 +107,6 @@ def test_chat__answers_cites_highlights_and_refuses_in_chromium(chromium: str, c
         page.get_by_role("button", name="Pourquoi Leike est-il parti ?").click()
         expect(page.locator("#conversation .turn .answer")).to_contain_text("[1]")
         expect(page.locator("#conversation .turn")).to_have_count(1)
-        browser.close()
 
 
 # Questions SmolLM2 answers with a copied sentence first (kept by arbitration), then invented ones.
@@ -192,12 +161,8 @@ def test_chat__shows_evidence_while_the_llm_writes_and_marks_what_verification_f
     chromium: str, llm_chat: tuple[str, list[Answer]]
 ) -> None:
     url, answers = llm_chat
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="fr-FR")
-        page.set_default_timeout(LLM_TIMEOUT_MS)
-        page.goto(url)
+    with headless(chromium) as browser:
+        page = open_page(browser, url, timeout_ms=LLM_TIMEOUT_MS)
         expect(page.locator("#conversation .welcome")).to_be_visible()
         page.evaluate(RECORD_EVIDENCE)
         turn = page.locator("#conversation .turn").nth(0)
@@ -210,7 +175,7 @@ def test_chat__shows_evidence_while_the_llm_writes_and_marks_what_verification_f
             page.locator("#send").click()
             expect(turn.locator(".evidence li").first).to_be_visible(timeout=LLM_TIMEOUT_MS)
             if not i:
-                page.screenshot(path=str(ARTIFACTS / "ui-chat-evidence.png"), full_page=True)
+                screenshot(page, "ui-chat-evidence.png")
             expect(turn.locator(".sources, .notice")).to_be_visible(timeout=LLM_TIMEOUT_MS)
             expect(turn.locator(".evidence")).to_have_count(0)
             assert page.evaluate("window.evidenceWhileWriting"), (
@@ -235,5 +200,4 @@ def test_chat__shows_evidence_while_the_llm_writes_and_marks_what_verification_f
                 marked.first.scroll_into_view_if_needed()
                 page.mouse.move(0, 0)
                 page.wait_for_timeout(300)
-                page.screenshot(path=str(ARTIFACTS / "ui-chat-unsupported.png"), full_page=True)
-        browser.close()
+                screenshot(page, "ui-chat-unsupported.png")

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from rag.corpus import Corpus
 from rag.engine import Engine
 from rag.history import LOCAL_OWNER, HistoryStore, owner_of
+from tests.browser import TIMEOUT_MS, headless, open_page, screenshot
 from tests.live_server import live_server
-from tests.test_ui_browser import ARTIFACTS, CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
 from ui.chat import mount_chat
 from ui.history import ChatHistory, Logins
 
@@ -35,7 +35,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> HistoryStore:
 
 
 @pytest.fixture(scope="module")
-def chat_url(chromium: str, engine: Engine, engine_corpus: Corpus, store: HistoryStore) -> Iterator[str]:  # noqa: F811
+def chat_url(chromium: str, engine: Engine, engine_corpus: Corpus, store: HistoryStore) -> Iterator[str]:
     app = FastAPI()
     mount_chat(app, engine, engine_corpus, path="/ui", history=ChatHistory(store))
     with live_server(app) as url:
@@ -49,16 +49,12 @@ def ask(page: Page, question: str, turn: int) -> None:
 
 
 def test_chat__thumbs_down_with_correction_then_resume_a_past_conversation(
-    chromium: str,  # noqa: F811
+    chromium: str,
     chat_url: str,
     store: HistoryStore,
 ) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="fr-FR")
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(chat_url)
+    with headless(chromium) as browser:
+        page = open_page(browser, chat_url)
         history = page.locator("#history")
         expect(history).to_be_visible()
 
@@ -103,8 +99,7 @@ def test_chat__thumbs_down_with_correction_then_resume_a_past_conversation(
         expect(turns.nth(1).locator(".searched")).to_contain_text("Recherche : Leike")
         expect(turns.nth(1).locator(".answer")).to_contain_text("Anthropic")
         page.mouse.move(0, 0)
-        page.screenshot(path=str(ARTIFACTS / "ui-chat-history.png"), full_page=True)
-        browser.close()
+        screenshot(page, "ui-chat-history.png")
 
     saved = store.list_conversations(LOCAL_OWNER)
     assert [(c.title, c.turns) for c in saved] == [(LEIKE, 2), (AMAZON, 1)]
@@ -113,7 +108,7 @@ def test_chat__thumbs_down_with_correction_then_resume_a_past_conversation(
 
 
 def test_chat__each_login_key_sees_only_its_own_conversations(
-    chromium: str,  # noqa: F811
+    chromium: str,
     engine: Engine,
     engine_corpus: Corpus,
     tmp_path: Path,
@@ -122,8 +117,7 @@ def test_chat__each_login_key_sees_only_its_own_conversations(
     logins = Logins(["alice-key-1", "bob-key-2"])
     app = FastAPI()
     mount_chat(app, engine, engine_corpus, path="/ui", auth=logins, history=ChatHistory(store, logins.owner))
-    with live_server(app) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    with live_server(app) as url, headless(chromium) as browser:
 
         def login(user: str, key: str) -> Page:
             page = browser.new_context(locale="fr-FR").new_page()
@@ -143,6 +137,5 @@ def test_chat__each_login_key_sees_only_its_own_conversations(
         expect(bob.locator("#history label")).to_have_count(0)
         alice.reload()
         expect(alice.locator("#history label")).to_have_count(1)
-        browser.close()
     assert [c.title for c in store.list_conversations(owner_of("alice-key-1"))] == [LEIKE]
     assert store.list_conversations(owner_of("bob-key-2")) == []

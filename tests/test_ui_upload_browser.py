@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from cli.serve import chat_add_callable
 from ingest.service import run_ingest
 from rag.compose import build_corpus, build_engine
 from rag.embedding import Embedder
+from tests.browser import headless, open_page, screenshot
 from tests.conftest import CORPUS, make_settings
 from tests.formats import PDFS, articles, write_docx
 from tests.live_server import live_server
-from tests.test_ui_browser import ARTIFACTS, CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
 from ui.chat import mount_chat
 from ui.documents import UploadPolicy
 
@@ -37,7 +37,7 @@ AMAZON = articles()[4]
 
 @pytest.fixture(scope="module")
 def chat(  # chromium first: no server without it
-    chromium: str,  # noqa: F811
+    chromium: str,
     tmp_path_factory: pytest.TempPathFactory,
     embedder: Embedder,
 ) -> Iterator[tuple[str, Path]]:
@@ -67,14 +67,10 @@ def chat(  # chromium first: no server without it
         yield f"{url}/ui/", uploads
 
 
-def test_chat__admin_uploads_documents_and_answers_cite_them(chromium: str, chat: tuple[str, Path]) -> None:  # noqa: F811
+def test_chat__admin_uploads_documents_and_answers_cite_them(chromium: str, chat: tuple[str, Path]) -> None:
     url, uploads = chat
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100}, locale="fr-FR")
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(url)
+    with headless(chromium) as browser:
+        page = open_page(browser, url, height=1100)
         page.get_by_text("Documents indexés").click()
         expect(page.locator("#documents .documents-count")).to_have_text("4 document(s)")
 
@@ -108,7 +104,7 @@ def test_chat__admin_uploads_documents_and_answers_cite_them(chromium: str, chat
         expect(page.locator("#article mark")).to_have_count(1)
         expect(page.locator("#article .meta")).to_contain_text("Tech Hebdo")
         page.mouse.move(0, 0)
-        page.screenshot(path=str(ARTIFACTS / "ui-chat-upload.png"), full_page=True)
+        screenshot(page, "ui-chat-upload.png")
 
         # The sources filter: only Tech Hebdo (the uploaded document) may answer.
         page.get_by_text("Filtrer par date ou par source").click()
@@ -118,4 +114,3 @@ def test_chat__admin_uploads_documents_and_answers_cite_them(chromium: str, chat
         filtered = page.locator("#conversation .turn").nth(1)
         expect(filtered.locator(".sources .file").first).to_have_text("leike-anthropic.docx")
         assert set(filtered.locator(".sources .file").all_inner_texts()) == {"leike-anthropic.docx"}
-        browser.close()

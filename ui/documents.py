@@ -112,34 +112,37 @@ def uploader(add: Add | None, policy: UploadPolicy) -> Callable[[list[str] | Non
         try:
             policy.check_key(key)
         except RagError as exc:
-            yield f"{exc}"
+            yield f"{exc}"  # the files stay for another try with the right key (Gradio's cache drops them)
             return
+        try:
+            files, lines = read_files(policy, paths or [])
+        finally:
+            policy.discard(paths or [])  # read or refused: out of Gradio's cache at once
         if add is None:
             yield "L’ajout de documents est désactivé sur ce serveur."
-            return
-        if not paths:
+        elif not paths:
             yield "Choisissez un ou plusieurs fichiers."
-            return
-        files, refused = [], []
-        try:
-            for path in paths[:MAX_UPLOAD_FILES]:
-                try:
-                    files.append(policy.read(path))
-                except (SkippedFile, OSError) as exc:
-                    refused.append(f"{Path(path).name} : {exc}")
-        finally:
-            policy.discard(paths)
-        lines = [f"refusé — {line}" for line in refused]
-        if len(paths) > MAX_UPLOAD_FILES:
-            lines.append(
-                f"{len(paths) - MAX_UPLOAD_FILES} fichier(s) de trop ignoré(s) : {MAX_UPLOAD_FILES} au plus."
-            )
-        if not files:
+        elif not files:
             yield "\n".join(lines)
-            return
-        yield from _run(add, files, lines)
+        else:
+            yield from _run(add, files, lines)
 
     return upload
+
+
+def read_files(policy: UploadPolicy, paths: list[str]) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The uploaded files `policy` accepts, as (name, bytes), and a line for each one refused."""
+    files, refused = [], []
+    for path in paths[:MAX_UPLOAD_FILES]:
+        try:
+            files.append(policy.read(path))
+        except (SkippedFile, OSError) as exc:
+            refused.append(f"{Path(path).name} : {exc}")
+    lines = [f"refusé — {line}" for line in refused]
+    if len(paths) > MAX_UPLOAD_FILES:
+        extra = len(paths) - MAX_UPLOAD_FILES
+        lines.append(f"{extra} fichier(s) de trop ignoré(s) : {MAX_UPLOAD_FILES} au plus.")
+    return files, lines
 
 
 def _run(add: Add, files: list[tuple[str, bytes]], lines: list[str]) -> Iterator[str]:
