@@ -111,7 +111,7 @@ def add_eval_parser(sub: Any, settings: Callable[[], Settings]) -> None:
         type=_answerers,
         default=None,
         help="answerer to evaluate, or several separated by commas to compare them side by side "
-        "(extractive, openai, llamacpp; default: RAG_ANSWERER)",
+        "(extractive, openai, llamacpp, local; default: RAG_ANSWERER)",
     )
     evaluate.add_argument("--thresholds", type=Path, default=None, help="thresholds JSON file")
     evaluate.add_argument("--split", choices=("dev", "test"), default=None, help="ask only this part")
