@@ -4,7 +4,6 @@ were still served. Run: `.venv/bin/python -m bench.attacks` (bounded: at most 51
 
 from __future__ import annotations
 
-import shutil
 import socket
 import time
 from collections import Counter
@@ -13,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import CORPUS, WORK, rag_server, rss_mib, save, table
+from bench.common import rag_server, rss_mib, save, scratch_env, table
 
 KEY, ADMIN = "bench-key-0123456789abcdef", "bench-admin-0123456789abcdef"
 BEARER = {"Authorization": f"Bearer {KEY}"}
@@ -148,13 +147,8 @@ def attacks(url: str) -> list[tuple[str, str, Callable[[], dict[str, Any]]]]:
 
 
 def main() -> None:
-    base = WORK / "attacks"
-    shutil.rmtree(base, ignore_errors=True)
-    shutil.copytree(CORPUS, base / "corpus")
     env = {
-        "RAG_CORPUS_DIR": str(base / "corpus"),
-        "RAG_INDEX_DIR": str(base / "index"),
-        "RAG_COLLECTION": "bench-attacks",
+        **scratch_env("attacks"),
         "RAG_API_KEYS": KEY,
         "RAG_ADMIN_KEY": ADMIN,
         "RAG_RATE_LIMIT_PER_MIN": "300",

@@ -172,6 +172,19 @@ def chroma_server(path: Path, timeout_s: float = 60) -> Iterator[int]:
         log.close()
 
 
+def scratch_env(name: str) -> dict[str, str]:
+    """A fresh copy of the corpus in bench/out/`name`, and the RAG_* settings of a server on it (its
+    own index and collection)."""
+    base = WORK / name
+    shutil.rmtree(base, ignore_errors=True)
+    shutil.copytree(CORPUS, base / "corpus")
+    return {
+        "RAG_CORPUS_DIR": str(base / "corpus"),
+        "RAG_INDEX_DIR": str(base / "index"),
+        "RAG_COLLECTION": f"bench-{name}",
+    }
+
+
 @contextmanager
 def rag_server(
     env: Mapping[str, str],

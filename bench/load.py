@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.common import CORPUS, VARIANTS, WORK, questions, rag_server, rss_mib, save, table
+from bench.common import VARIANTS, questions, rag_server, rss_mib, save, scratch_env, table
 
 ROUTES = ("ask", "chat-stream", "completions")
 
@@ -173,13 +172,8 @@ def main() -> None:
     args.add_argument("--unique", action="store_true", help="every question new: no cached embedding")
     opts = args.parse_args()
     clients, seconds = max(1, min(opts.clients, 256)), max(1.0, min(opts.seconds, 600.0))
-    base = WORK / "load"
-    shutil.rmtree(base, ignore_errors=True)
-    shutil.copytree(CORPUS, base / "corpus")
     env = {
-        "RAG_CORPUS_DIR": str(base / "corpus"),
-        "RAG_INDEX_DIR": str(base / "index"),
-        "RAG_COLLECTION": "bench-load",
+        **scratch_env("load"),
         "RAG_ANSWERER": "extractive",
     }
     with rag_server(env) as (url, proc, _):

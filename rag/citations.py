@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from rag.answering.base import Draft
-from rag.types import REFUSAL, Citation, Passage, Sentence
+from rag.types import REFUSAL, UNVERIFIED, Citation, Passage, Sentence
 
 
 def compose(draft: Draft) -> tuple[str, list[Citation], list[Sentence]]:
@@ -26,7 +26,8 @@ def compose(draft: Draft) -> tuple[str, list[Citation], list[Sentence]]:
             if numbered[key].n not in marks:
                 marks.append(numbered[key].n)
         text = sentence.text.strip()
-        parts.append(text + ("" if not marks else " " + "".join(f"[{n}]" for n in marks)))
+        shown = f"{UNVERIFIED} {text}" if sentence.verdict == "unsupported" else text
+        parts.append(shown + ("" if not marks else " " + "".join(f"[{n}]" for n in marks)))
         sentences.append(Sentence(text, tuple(marks), sentence.verdict))
     return " ".join(parts), list(numbered.values()), sentences
 

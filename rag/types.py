@@ -10,6 +10,9 @@ from pydantic import ConfigDict, Field, TypeAdapter, field_serializer
 from pydantic.dataclasses import dataclass
 
 REFUSAL = "Je ne trouve pas la réponse dans les articles."
+UNVERIFIED = "(non vérifiée)"
+"""Written before a generated sentence no passage supports (`RAG_UNSUPPORTED=mark`), so that a client
+showing only the answer text (an OpenAI-compatible chat) shows the flag too."""
 
 Support = Literal["supported", "unsupported"]
 """A sentence's verdict: generative answerers mark the sentences their passages do not support."""

@@ -208,7 +208,8 @@ def test_summarize__each_rate_counts_the_questions_it_is_about(score: Score) -> 
     assert summary["hit_at_k"] == 0.5 and summary["mrr"] == 0.5
     assert summary["grounded_sentence_rate"] == 1.0 and summary["citation_validity"] == 1.0
     assert summary["latency_ms_p50"] == 25.0
-    assert set(summary) | {"grounding_checker_accuracy"} == set(METRICS)
+    checker_metrics = {"grounding_checker_accuracy", *(m for m in METRICS if m.startswith("llm_sentence_"))}
+    assert set(summary) | checker_metrics == set(METRICS)  # the checker's own: measured by the runner
 
 
 def test_breaches__minimums_and_maximums_and_unmeasured_metrics() -> None:
@@ -220,7 +221,7 @@ def test_breaches__minimums_and_maximums_and_unmeasured_metrics() -> None:
 
 def test_load_thresholds__the_repository_file_is_valid_and_typos_are_errors(tmp_path: Path) -> None:
     kept = load_thresholds()
-    assert kept.minimum and set(kept.maximum) == {"false_refusal_rate"}
+    assert kept.minimum and "false_refusal_rate" in kept.maximum and set(kept.maximum) <= set(METRICS)
     typo = tmp_path / "t.json"
     typo.write_text(json.dumps({"minimum": {"answer_corect_rate": 0.5}}))
     with pytest.raises(DatasetError, match="unknown metric 'answer_corect_rate'"):

@@ -32,6 +32,7 @@ from rag.engine import Engine
 from rag.guard import StreamGuard, hostile_spans
 from rag.settings import Settings
 from rag.text import sentence_spans
+from rag.types import UNVERIFIED
 from tests import chat_client
 from tests.conftest import CORPUS, ROOT, api_app, make_settings
 from tests.live_server import live_server, sse_events
@@ -527,12 +528,18 @@ def test_injection__one_the_filter_misses_is_not_obeyed_by_a_generative_answer(
     with fake_llm(OBEYING) as llm:
         with served(engine, generative(settings, llm)) as client:  # RAG_UNSUPPORTED=mark: flagged
             marked = client.post("/v1/ask", json=question).json()
+            messages = [{"role": "user", "content": question["question"]}]
+            completion = client.post("/v1/chat/completions", json={"messages": messages}).json()
         with served(engine, generative(settings, llm, unsupported="drop")) as client:
             dropped = client.post("/v1/ask", json=question).json()
     assert "Saturne" in llm.prompts()  # the LLM did read it
     assert "4 milliards" in marked["answer"] and "4 milliards" in dropped["answer"], (marked, dropped)
     obeyed = [s for s in marked["sentences"] if "Saturne" in s["text"]]
     assert obeyed and all(s["verdict"] == "unsupported" and not s["citations"] for s in obeyed), marked
+    # A client that shows only the text (an OpenAI-compatible chat) sees the flag too.
+    content = completion["choices"][0]["message"]["content"]
+    for text in (marked["answer"], content):
+        assert all(f"{UNVERIFIED} {s['text']}" in text for s in obeyed), text
     assert "Saturne" not in json.dumps(dropped["sentences"]) and "Saturne" not in dropped["answer"], dropped
 
 
