@@ -30,7 +30,7 @@ from api.observe import RequestLog, metrics_router
 from api.openai_compat import openai_router
 from api.routes import engine_router
 from api.schemas import error_responses
-from rag.admission import is_loopback
+from rag.admission import rate_identity
 from rag.corpus import Corpus
 from rag.engine import Engine
 from rag.history import HistoryStore, owner_of
@@ -57,12 +57,10 @@ def rate_limiter(config: ServerConfig, limiter: RateLimiter) -> Any:
     by_key = any_key_configured(config.api_keys, config.admin_key)
 
     async def rate_limit(request: Request, credentials: Bearer) -> None:
-        if by_key and credentials is not None:
-            limiter.check(owner_of(credentials.credentials))
-            return
-        host = request.client.host if request.client else ""
-        if not is_loopback(host):
-            limiter.check("ip:" + host)
+        owner = owner_of(credentials.credentials) if by_key and credentials is not None else None
+        who = rate_identity(owner, request.client.host if request.client else "")
+        if who is not None:
+            limiter.check(who)
 
     return rate_limit
 

@@ -23,6 +23,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
+from rag.llm_server import stop_process  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "data" / "corpus"
 QUESTIONS = ROOT / "eval" / "datasets" / "fr_news.jsonl"
@@ -213,13 +215,7 @@ def rag_server(
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+    stop_process(proc, timeout_s=15)
 
 
 def rss_mib(pid: int) -> float:

@@ -59,17 +59,28 @@ def check_exposure(settings: Settings, host: str) -> None:
         )
 
 
+def _sync(
+    settings: Settings,
+    engine: Engine,
+    paths: Sequence[Path],
+    on_progress: Callable[[IngestProgress], None] | None = None,
+) -> SyncReport:
+    """Sync `paths` into the engine's own store, so answers see them at once."""
+    return run_ingest(
+        settings,
+        paths=paths,
+        embedder=engine.embedder,
+        store=engine.store,
+        progress=False,
+        on_progress=on_progress,
+    )
+
+
 def ingest_callable(settings: Settings, engine: Engine) -> Ingest:
     """The sync that `POST /v1/ingest` runs: into the engine's own store, so answers see it at once."""
 
     def ingest(paths: Sequence[Path]) -> SyncReport:
-        return run_ingest(
-            settings,
-            paths=paths,
-            embedder=engine.embedder,
-            store=engine.store,
-            progress=False,
-        )
+        return _sync(settings, engine, paths)
 
     return ingest
 
@@ -94,14 +105,7 @@ def chat_add_callable(settings: Settings, engine: Engine) -> Add:
                 paths.append(save(settings.corpus_dir, check_name(name), data))
             except ApiError as exc:
                 raise CorpusError(exc.message) from None
-        return run_ingest(
-            settings,
-            paths=paths,
-            embedder=engine.embedder,
-            store=engine.store,
-            progress=False,
-            on_progress=on_progress,
-        )
+        return _sync(settings, engine, paths, on_progress)
 
     return add
 

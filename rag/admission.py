@@ -182,6 +182,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def rate_identity(owner: str | None, host: str) -> str | None:
+    """Whom a rate limit counts, the same for every front end: a key's owner (its API requests and
+    its chat questions together), else the client's address; this machine's own clients are exempt
+    (None): a server without keys listens on loopback only, where the client is its operator."""
+    if owner is not None:
+        return owner
+    return None if is_loopback(host) else "ip:" + host
+
+
 @dataclass(frozen=True)
 class Admission:
     """The one gate and the one rate limiter of a server, handed to each of its front ends."""

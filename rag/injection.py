@@ -152,8 +152,3 @@ def for_matching(text: str) -> str:
     text = fold(unicodedata.normalize("NFKC", text).lower().translate(table))
     text = _SPACED.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group()), text)
     return _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
-
-
-def speaks_to_model(text: str) -> bool:
-    """Whether `text` holds a phrase addressed to a model rather than to a reader."""
-    return INSTRUCTION.search(for_matching(text)) is not None

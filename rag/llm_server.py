@@ -40,6 +40,18 @@ class ServerSpec:
     verbose: bool = False
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
+    """SIGTERM, then SIGKILL if it does not exit within `timeout_s`; nothing if it has exited."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout_s)
+
+
 def machine_threads() -> int:
     """The CPUs this process may run on (its affinity, not the host's count)."""
     try:
@@ -140,14 +152,8 @@ class LlamaServer:
 
     def stop(self) -> None:
         self._stopping.set()
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        if self.process is not None:
+            stop_process(self.process, timeout_s=10)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=15)
         if self._log is not None:

@@ -48,6 +48,17 @@ def make_settings(corpus: Path, index: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def point_rag_at(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point `rag` run in this process (`cli.main.main`) at these settings' corpus, index and collection."""
+    for key, value in {
+        "RAG_CORPUS_DIR": settings.corpus_dir,
+        "RAG_INDEX_DIR": settings.index_dir,
+        "RAG_COLLECTION": settings.collection,
+        "HF_HUB_OFFLINE": "1",
+    }.items():
+        monkeypatch.setenv(key, str(value))
+
+
 def rag_env(settings: Settings, **extra: object) -> dict[str, str]:
     """The environment of a `rag` command run as another process on these settings' corpus and index
     (small batches and pages, so a test can catch it half way)."""

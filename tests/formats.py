@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -239,7 +240,11 @@ def paywall_page(article: Article) -> str:
 
 
 def write_format(kind: str, target: Path) -> dict[str, str]:
-    """Write the five articles in one format into `target`; returns {txt name: document id}."""
+    """Write the five articles in one format (`txt`: the corpus files themselves) into `target`;
+    returns {txt name: document id}."""
+    if kind == "txt":
+        shutil.copytree(CORPUS, target)
+        return {p.name: p.name for p in CORPUS.glob("*.txt")}
     target.mkdir(parents=True, exist_ok=True)
     items = articles()
     if kind == "jsonl":

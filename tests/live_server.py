@@ -61,16 +61,6 @@ def wait_ready(proc: subprocess.Popen[bytes], ready: Callable[[], bool], timeout
         time.sleep(0.1)
 
 
-def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
-    """SIGTERM, then SIGKILL if it does not exit in time."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=timeout_s)
-
-
 def sse_events(response: httpx.Response) -> Iterator[tuple[str, Any]]:
     """(event type, data) for each event of a streamed response, as it arrives. Data is decoded
     from JSON when it is JSON; the type is "message" when the event names none (OpenAI chunks)."""

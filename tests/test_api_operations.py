@@ -21,10 +21,11 @@ from ingest.service import run_ingest
 from rag.compose import build_engine
 from rag.embedding import Embedder
 from rag.engine import Engine
+from rag.llm_server import stop_process
 from rag.settings import Settings
 from rag.telemetry.logs import REQUEST_LOG, json_formatter
 from tests.conftest import CORPUS, api_app, make_settings, rag_env, start_rag
-from tests.live_server import free_port, live_server, sse_events, stop_process, wait_ready
+from tests.live_server import free_port, live_server, sse_events, wait_ready
 from tests.otlp_receiver import otlp_receiver
 from tests.test_generative import generative
 

@@ -19,8 +19,9 @@ from ingest.service import run_ingest
 from rag.compose import build_engine
 from rag.embedding import Embedder
 from rag.engine import Engine
+from rag.llm_server import stop_process
 from tests.conftest import CORPUS, make_settings, rag_env
-from tests.live_server import free_port, stop_process, wait_ready
+from tests.live_server import free_port, wait_ready
 from vectorstore import ChunkStore, LazyStore
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from tests.conftest import make_settings
+from tests.conftest import make_settings, point_rag_at
 from tests.formats import articles, write_format
 
 AMAZON = "Combien Amazon a-t-il investi dans Anthropic ?"
@@ -21,13 +21,7 @@ def pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     write_format("html", corpus)
     settings = make_settings(corpus, tmp_path / "index")
     monkeypatch.chdir(tmp_path)
-    for key, value in {
-        "RAG_CORPUS_DIR": corpus,
-        "RAG_INDEX_DIR": settings.index_dir,
-        "RAG_COLLECTION": settings.collection,
-        "HF_HUB_OFFLINE": "1",
-    }.items():
-        monkeypatch.setenv(key, str(value))
+    point_rag_at(settings, monkeypatch)
     assert main(["ingest", "--no-progress"]) == 0
     return corpus
 

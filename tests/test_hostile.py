@@ -34,7 +34,7 @@ from rag.settings import Settings
 from rag.text import sentence_spans
 from rag.types import UNVERIFIED
 from tests import chat_client
-from tests.conftest import CORPUS, ROOT, api_app, make_settings
+from tests.conftest import CORPUS, ROOT, api_app, make_settings, point_rag_at
 from tests.live_server import live_server, sse_events
 from tests.test_limits import fake_llm, generative, served
 
@@ -247,12 +247,7 @@ def test_files__strange_names_are_ingested_and_served(
         (corpus / name).write_text(f"Article {i}\nLa commune numéro {i} a planté {i + 10} arbres.\n")
     settings = make_settings(corpus, tmp_path / "index")
     monkeypatch.chdir(tmp_path)
-    for key, value in {
-        "RAG_CORPUS_DIR": corpus,
-        "RAG_INDEX_DIR": settings.index_dir,
-        "RAG_COLLECTION": settings.collection,
-    }.items():
-        monkeypatch.setenv(key, str(value))
+    point_rag_at(settings, monkeypatch)
     assert main(["ingest", "--", "-tiret-en-tête.txt", "--rebuild.txt"]) == 0  # files, not options
     report = run_ingest(settings, embedder=embedder, progress=False)
     assert sorted(report.unchanged) == sorted(NAMES[3:]) and sorted(report.added) == sorted(NAMES[:3])

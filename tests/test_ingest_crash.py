@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from ingest.loader import find_files, load_article
 from ingest.service import make_chunker, run_ingest
 from rag.compose import build_engine
 from rag.embedding import Embedder
-from tests.conftest import CORPUS, ROOT, make_settings
+from tests.conftest import CORPUS, ROOT, make_settings, rag_env
 from vectorstore import open_store
 
 pytestmark = pytest.mark.slow
@@ -39,15 +38,7 @@ def test_ingest__killed_mid_run_then_rerun_is_complete_without_duplicates(
     corpus = tmp_path / "corpus"
     replicate(corpus)
     settings = make_settings(corpus, tmp_path / "index", embed_batch_size=8)
-    env = {
-        **os.environ,
-        "RAG_CORPUS_DIR": str(corpus),
-        "RAG_INDEX_DIR": str(settings.index_dir),
-        "RAG_COLLECTION": settings.collection,
-        "RAG_EMBED_BATCH_SIZE": "8",
-        "HF_HUB_OFFLINE": "1",
-        "RAG_INGEST_PAGE": "32",
-    }
+    env = rag_env(settings, RAG_INGEST_PAGE=32)
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "ingest", "--progress"],
         cwd=ROOT,

@@ -18,10 +18,10 @@ from rag.answering.arbiter import PATHS
 from rag.compose import build_engine
 from rag.engine import Engine
 from rag.errors import ConfigError
-from rag.llm_server import LlamaServer, ServerSpec, local_llm, resolve_model
+from rag.llm_server import LlamaServer, ServerSpec, local_llm, resolve_model, stop_process
 from rag.settings import Settings
 from tests.conftest import ROOT, rag_env
-from tests.live_server import free_port, stop_process, wait_ready
+from tests.live_server import free_port, wait_ready
 from tests.llm_server import require_llm_tier
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]

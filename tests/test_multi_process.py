@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from rag.llm_server import stop_process
 from tests.conftest import CORPUS
-from tests.live_server import free_port, sse_events, stop_process, wait_ready
+from tests.live_server import free_port, sse_events, wait_ready
 from tests.test_chroma_server import chroma_server
 from vectorstore.chroma import REFRESH_S
 

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import gradio as gr
 
-from rag.admission import Admission, is_loopback
+from rag.admission import Admission, rate_identity
 from rag.engine import Engine
 from rag.errors import InvalidQuestionError, RagError
 from rag.filters import DocumentFilter
@@ -30,11 +30,8 @@ def identity(history: ChatHistory, request: gr.Request | None) -> str | None:
     """Whom the rate limit counts: the login's key (as the API counts that key's requests), or
     without logins the client's address, this machine's own exempt (as the API does)."""
     owner = history.owner(request)
-    if owner != LOCAL_OWNER:
-        return owner
     client = getattr(request, "client", None)
-    host = str(getattr(client, "host", "") or "")
-    return None if is_loopback(host) else "ip:" + host
+    return rate_identity(None if owner == LOCAL_OWNER else owner, str(getattr(client, "host", "") or ""))
 
 
 def admit(question: str, max_chars: int, admission: Admission | None, who: str | None) -> None:

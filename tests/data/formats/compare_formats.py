@@ -8,7 +8,6 @@ articles and quotes; citations exact over the stored text; no page boilerplate c
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -23,18 +22,14 @@ from rag.documents import DocumentTexts, documents_dir  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
 from rag.settings import DEFAULT_EMBED_MODEL, Settings  # noqa: E402
 from rag.types import Answer  # noqa: E402
-from tests.formats import BOILERPLATE, CORPUS, write_format  # noqa: E402
+from tests.formats import BOILERPLATE, write_format  # noqa: E402
 
 FORMATS = ("pdf", "docx", "html", "md", "jsonl")
 
 
 def answers(kind: str, work: Path, embedder: Embedder) -> tuple[list[Answer], dict[str, str], DocumentTexts]:
     corpus = work / kind / "corpus"
-    if kind == "txt":
-        shutil.copytree(CORPUS, corpus)
-        ids = {p.name: p.name for p in CORPUS.glob("*.txt")}
-    else:
-        ids = write_format(kind, corpus)
+    ids = write_format(kind, corpus)
     settings = Settings(
         corpus_dir=corpus, index_dir=work / kind / "index", collection=f"cmp-{kind}", _env_file=None
     )  # type: ignore[call-arg]

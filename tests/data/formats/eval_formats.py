@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from tests.formats import CORPUS, write_format  # noqa: E402
+from tests.formats import write_format  # noqa: E402
 
 DATASET = ROOT / "eval" / "datasets" / "fr_news.jsonl"
 METRICS = (
@@ -36,11 +35,7 @@ METRICS = (
 
 def run(kind: str, work: Path) -> dict[str, float | None]:
     corpus = work / kind / "corpus"
-    if kind == "txt":
-        shutil.copytree(CORPUS, corpus)
-        ids = {p.name: p.name for p in CORPUS.glob("*.txt")}
-    else:
-        ids = write_format(kind, corpus)
+    ids = write_format(kind, corpus)
     dataset = work / kind / "questions.jsonl"
     with dataset.open("w", encoding="utf-8") as out:
         for line in DATASET.read_text("utf-8").splitlines():
