@@ -223,8 +223,10 @@ def test_llm_sentences__real_llm_sentences_labelled_with_the_corpus_text_they_co
 
 def test_checker__unsupported_llm_sentences_of_the_test_part_rarely_pass(checker: GroundingChecker) -> None:
     """On the held-out part (thresholds fitted on the dev part only): measured 0.976 recall, 0.018 of
-    sentences unsupported yet passed (the target is 0.02), 0.241 false alarms; a floor under those."""
+    sentences unsupported yet passed (the target is 0.02), 0.241 false alarms. The false-alarm bound
+    was 0.2 when this test was written, before the cross-lingual threshold traded false alarms for
+    recall: it is 0.3 now."""
     scores = score_sentences(checker, load_llm_sentences())["test"]
     assert scores.recall is not None and scores.recall >= 0.93, scores.misses
-    assert scores.reaching is not None and scores.reaching <= 0.03, scores.misses
+    assert scores.reaching is not None and scores.reaching <= 0.02, scores.misses  # the issue's target
     assert scores.false_alarm is not None and scores.false_alarm <= 0.3, scores.misses
