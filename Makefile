@@ -67,7 +67,7 @@ postgres-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "postgresql is missing and cannot be installed here: its tests will say they were skipped"; fi; }
 
-test: setup llamacpp browser-deps postgres-deps lint
+test: setup llamacpp models-embed browser-deps postgres-deps lint
 	$(BIN)/python -m pytest -q -rs
 	$(MAKE) --no-print-directory eval
 
