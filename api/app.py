@@ -134,6 +134,13 @@ def create_app(
     registry = service_registry(engine.store.count, engine.answerer.status)
     app.include_router(metrics_router(registry, require_key))
 
+    install_middleware(app, config, front)
+    return app
+
+
+def install_middleware(app: FastAPI, config: ServerConfig, front: FrontEnd) -> None:
+    """The middleware around the app's routes, innermost first: body limits, the key check, CORS, the
+    front end's guards, streams per client, failed logins, security headers and the request log."""
     app.add_middleware(
         BodyLimit,
         max_body=config.max_body_bytes,
@@ -165,4 +172,3 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders)  # on every response, the 413s, 408s, 401s and 429s included
     app.add_middleware(RequestLog, log_questions=config.log_questions)  # outermost: logs them all
-    return app

@@ -1,5 +1,5 @@
 """The engine: the one object every front end calls (`ask`, `ask_stream`, `chat`, `chat_stream`),
-with its checks on what it is asked and the timing of each step. `rag.compose` builds it."""
+with the timing of each step; what it is asked passes `rag.input_checks`. `rag.compose` builds it."""
 
 from __future__ import annotations
 
@@ -12,18 +12,14 @@ from rag.answering import Answerer, Draft, Evidence
 from rag.citations import compose, with_metadata
 from rag.conversation import Message
 from rag.embedding import Embedder
-from rag.errors import (
-    EmbeddingModelMismatchError,
-    IndexNotReadyError,
-    InvalidQuestionError,
-    StoreUnavailableError,
-)
+from rag.errors import EmbeddingModelMismatchError, IndexNotReadyError, StoreUnavailableError
 from rag.events import CitationEvent, DeltaEvent, DoneEvent, Event, RetrievalEvent
 from rag.filters import DocumentFilter
 from rag.guard import StreamGuard, bound_draft, clean_passage
+from rag.input_checks import check_conversation, check_question
 from rag.limits import Limits
 from rag.markers import marked_pieces
-from rag.retrieval import HybridRetriever
+from rag.retrieval import HybridRetriever, interleave
 from rag.telemetry.metrics import record_answer
 from rag.telemetry.tracing import Span, describe, detached_span, span, steps, traced, within
 from rag.types import Answer, Passage
@@ -76,34 +72,6 @@ class Engine:
     def store(self) -> Store:
         return self.retriever.store
 
-    # -- inputs -----------------------------------------------------------------------------
-    def check_question(self, question: str, top_k: int | None) -> tuple[str, int]:
-        question = (question or "").strip()
-        if not question:
-            raise InvalidQuestionError("The question is empty.")
-        if len(question) > self.limits.max_question_chars:
-            raise InvalidQuestionError(
-                f"The question is {len(question)} characters long; the limit is "
-                f"{self.limits.max_question_chars}."
-            )
-        k = self.limits.top_k if top_k is None else top_k
-        if not 1 <= k <= 50:
-            raise InvalidQuestionError(f"top_k must be between 1 and 50, not {k}.")
-        return question, k
-
-    def check_conversation(self, messages: Sequence[Message]) -> None:
-        limit, chars = self.limits.max_chat_messages, sum(len(m.content) for m in messages)
-        if len(messages) > limit:
-            raise InvalidQuestionError(
-                f"The conversation has {len(messages)} messages; the limit is {limit}."
-            )
-        if chars > self.limits.max_chat_chars:
-            raise InvalidQuestionError(
-                f"The conversation is {chars} characters long; the limit is {self.limits.max_chat_chars}."
-            )
-        if not any(m.role == "user" and m.content.strip() for m in messages):
-            raise InvalidQuestionError("The conversation has no user message to answer.")
-
     # -- retrieval --------------------------------------------------------------------------
     @traced("retrieve")
     def retrieve(
@@ -117,7 +85,7 @@ class Engine:
     ) -> tuple[list[Passage], Evidence, dict[str, float]]:
         """Passages for a question (and, fused with them, for `also`: a follow-up's literal text),
         from the documents `restrict` lets through (a date range, sources)."""
-        question, k = self.check_question(question, top_k)
+        question, k = check_question(question, top_k, self.limits)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         with span("embed"):
@@ -181,7 +149,7 @@ class Engine:
     def _conversation(
         self, messages: Sequence[Message], top_k: int | None, restrict: DocumentFilter | None = None
     ) -> _Query:
-        self.check_conversation(messages)
+        check_conversation(messages, self.limits)
         with span("condense"):
             standalone = self.answerer.condense(messages)
         last = next(m.content for m in reversed(messages) if m.role == "user")
@@ -265,17 +233,6 @@ def observed(root: Span, answer: Answer) -> Answer:
     record_answer(answer)
     describe(root, answer)
     return answer
-
-
-def interleave(first: list[Passage], second: list[Passage], k: int) -> list[Passage]:
-    """Both rankings fused, best of each first, without duplicates."""
-    merged: dict[str, Passage] = {}
-    for pair in zip(first, second, strict=False):
-        for passage in pair:
-            merged.setdefault(passage.id, passage)
-    for passage in first + second:
-        merged.setdefault(passage.id, passage)
-    return list(merged.values())[:k]
 
 
 __all__ = ["Engine", "store_errors"]

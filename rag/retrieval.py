@@ -140,3 +140,14 @@ class HybridRetriever:
             lexical[chunk_id] = score
         ranked = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
         return [_passage(i, *found[i], fused[i], dense.get(i), lexical.get(i)) for i in ranked]
+
+
+def interleave(first: list[Passage], second: list[Passage], k: int) -> list[Passage]:
+    """Both rankings fused, best of each first, without duplicates."""
+    merged: dict[str, Passage] = {}
+    for pair in zip(first, second, strict=False):
+        for passage in pair:
+            merged.setdefault(passage.id, passage)
+    for passage in first + second:
+        merged.setdefault(passage.id, passage)
+    return list(merged.values())[:k]

