@@ -134,7 +134,8 @@ def curve_markdown(data: dict[str, Any]) -> list[str]:
         "answers and answered unanswerable questions. Rates of the answerable questions (false "
         "refusals, answered wrong, answered right) and of the unanswerable ones (answered). At 0 the "
         "extractive answer is given always; above it, the vetoes refuse (a missing "
-        "answer type, a name in no passage or missing from the sentence holding the answer, an "
+        "answer type or attribute, a name in no passage or missing from the sentence holding the answer, a "
+        "name given for another relation than the one asked, an "
         "instruction, nothing shared with the question), then the model under the threshold.",
     ]
     for name, part in data["parts"].items():

@@ -54,7 +54,11 @@ _MONEY: dict[str, tuple[str, str]] = {
         r"chiffre d'affaires|revenus?|revenues?|ventes|sales|turnover|benefices?|earnings",
         r"chiffre d'affaires|revenus?|ventes|benefices?|profits?",
     ),
-    "value": (r"valoris\w*|vaut|valent|valeur|worth|valuation|valued", r"valoris\w*|vaut|valent|valeur"),
+    "value": (
+        r"valoris\w*|vaut|valent|valeur|worth|valuation|valued|fortune|patrimoine",
+        r"valoris\w*|vaut|valent|valeur|fortune|patrimoine",
+    ),
+    "budget": (r"budgets?|budgetaires?", r"budgets?|budgetaires?"),
     "cost": (
         r"coute\w*|cout\w*|prix|cost\w*|price\w*|depens\w*|spen[dt]\w*",
         r"coute\w*|cout\w*|prix|depens\w*",
@@ -69,9 +73,63 @@ def _money_kind(q: str) -> str | None:
     """The family of amount a (folded) question asks for (« investment »), "" for an amount of any
     kind (« quelle somme »), None when it asks for no amount."""
     kind = next((k for k, asked in _MONEY_ASKED.items() if asked.search(q)), None)
-    if kind is not None and (_HOW_MUCH.search(q) or kind in ("earnings", "revenue", "value")):
+    if kind is not None and (_HOW_MUCH.search(q) or kind in ("earnings", "revenue", "value", "budget")):
         return kind  # « Combien a-t-il investi », « son salaire », « le chiffre d'affaires »
     return "" if re.search(r"quel montant|quelle somme|what amount", q) else None
+
+
+# Facts about a person or a company that a sentence gives only in words of their own: a nationality,
+# a birth, studies, a seat, an award, a book, a family, a population. A sentence that matches the
+# question's names but has none of these words does not give the fact (« Quelle est la nationalité de
+# Sutskever ? » is not answered by « Sutskever, cofondateur d'OpenAI… »). Each family: the words that
+# ask for it (folded French and English), the words that give it.
+_ATTRIBUTES: dict[str, tuple[str, str]] = {
+    "birth": (
+        r"naissance|\best(?:-(?:il|elle))? nee?\b|\bnee?s? (?:a|en|au|le)\b|\bborn\b|birth\w*",
+        r"naissance|\bnee?s? (?:a|en|au|le|dans|d'une)\b|\bborn\b|birth\w*",
+    ),
+    "nationality": (
+        r"nationalit\w*|citizenship|citoyennete",
+        r"nationalit\w*|citizen\w*|citoyen\w*|d'origine|originaire|\b(?:francai|americain|american|canadien|"
+        r"britanniqu|anglais|allemand|russe|israelien|polonais|chinois|indien|italien|espagnol|suisse|"
+        r"belge|japonais|coreen|ukrainien|neerlandais|suedois|irlandais)\w*",
+    ),
+    "education": (
+        r"etudes|etudie\w*|universit\w*|\becoles?\b|diplom\w*|doctorat|\bthese\b|cursus|"
+        r"stud(?:y|ied|ies)|college|school|degree|\bphd\b",
+        r"etudes|etudi\w*|universit\w*|\becoles?\b|diplom\w*|doctorat|\bthese\b|cursus|"
+        r"stud(?:y|ied|ies)|college|school|degree|\bphd\b",
+    ),
+    # Asked for after studies: a « formation » may be a degree or a background (« une solide formation
+    # en recherche »), so it gives a training, not studies.
+    "training": (
+        r"\bformation\b|training|background",
+        r"\bformation\b|etudes|etudi\w*|universit\w*|diplom\w*|doctorat|training|background",
+    ),
+    "seat": (
+        r"\bsieges?\b|\bbasee?s? (?:a|en)\b|headquarter\w*|based in",
+        r"\bsieges?\b|\bbasee?s? (?:a|en)\b|situee?s?|implantee?s?|headquarter\w*|based in",
+    ),
+    "award": (
+        r"\bprix\b|recompens\w*|distinction\w*|\bawards?\b|\bprizes?\b",
+        r"\bprix\b|recompens\w*|distingue\w*|distinction\w*|laureat\w*|\bawards?\b|\bprizes?\b",
+    ),
+    "publication": (
+        r"\blivres?\b|ouvrages?|\bbooks?\b",
+        r"\blivres?\b|ouvrages?|\bbooks?\b|publie\w*|\bpublished\b",
+    ),
+    "family": (
+        r"\bepouse\w*|\bfemme\b|\bmari\b|\benfants?\b|\bfamille\b|\bwife\b|husband|children|married",
+        r"\bepouse\w*|\bfemme\b|\bmari\b|\benfants?\b|\bfamille\b|\bwife\b|husband|children|married|"
+        r"\bfils\b|\bfille\b",
+    ),
+    "population": (
+        r"population|habitants|\bcapitale\b|inhabitants|\bcapital city\b",
+        r"population|habitants|\bcapitale\b|inhabitants|\bcapital\b",
+    ),
+}
+_ATTRIBUTE_ASKED = {kind: re.compile(asked) for kind, (asked, _) in _ATTRIBUTES.items()}
+_ATTRIBUTE_GIVEN = {kind: re.compile(given) for kind, (_, given) in _ATTRIBUTES.items()}
 
 
 _ENTITY_NOUN = re.compile(
@@ -100,6 +158,9 @@ def expectation(question: str) -> Expectation | None:
     money = _money_kind(q)
     if money is not None:
         return Expectation("amount", noun=money or None)
+    attribute = next((kind for kind, asked in _ATTRIBUTE_ASKED.items() if asked.search(q)), None)
+    if attribute is not None:
+        return Expectation("attribute", noun=attribute)
     counted = re.search(r"combien (?:de |d')(\w+)", q)
     if counted:
         return Expectation("count", noun=counted.group(1))
@@ -142,6 +203,8 @@ def satisfies(expected: Expectation, sentence: str, question: str) -> bool:
         # The amount, and what it is an amount of (an investment, a salary...) when the question says.
         money = bool(_AMOUNT.search(s)) and bool(_NUMBER.search(s))
         return money and (not expected.noun or bool(_MONEY_GIVEN[expected.noun].search(s)))
+    if expected.kind == "attribute" and expected.noun:
+        return bool(_ATTRIBUTE_GIVEN[expected.noun].search(s))
     if expected.kind == "count" and expected.noun:
         return _number_near(words(s), expected.noun[:5])
     if expected.kind == "date":

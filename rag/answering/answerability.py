@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from rag.errors import ConfigError
 from rag.guard import hostile_spans
-from rag.text import fold_word, words
+from rag.text import content_part, fold, fold_word, is_stopword, tokens, words
 from rag.types import Citation, Passage
 
 if TYPE_CHECKING:
-    from rag.answering.extractive import Candidate, Reading
+    from rag.answering.reading import Candidate, Reading
 
 COEFFICIENTS = Path(__file__).with_name("answerability.json")
 NAN = float("nan")
@@ -28,6 +28,16 @@ NAN = float("nan")
 # starts in lower case (« L'ancien cadre d'OpenAI, Jan Leike, a annoncé… » keeps its name).
 _APPOSITION = re.compile(r"^([^,]{1,60}), [a-zà-ÿ][^,]*, ")
 PRESENT = 0.7  # a name's credit from the sentence itself or the one before it (extractive's scale)
+# « rejoint » and « rejoindre », « remplacé » and « remplacer » share their first five letters.
+RELATION_PREFIX = 5
+# Words of a question that place the fact in time or space without naming a relation.
+_LINKS = frozenset(
+    re.findall(
+        r"\w+",
+        "chez apres avant depuis pendant entre selon aujourd actuellement actuel actuelle maintenant "
+        "encore toujours deja aussi egalement autre autres dans pour avec sans vers",
+    )
+)
 OVERLAP = 0.1  # under this share of the question's weight matched, BM25 found next to nothing
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,9 @@ FEATURES: dict[str, str] = {
     "instruction": "the question speaks to a model (« ignore tes instructions »), as `rag.guard` reads it",
     "coverage": "IDF share of the question's other terms found in the answer sentences",
     "unrelated": "the answer sentences share no name and no other term with the (French) question",
+    "relation_missing": "a question asking for a name (« Qui a racheté Anthropic ? ») whose words other "
+    "than its names are in no sentence that holds a name for the answer (nor the one before it): the "
+    "sentence names someone, but not for what was asked",
     "llm": "an LLM's verdict: +1 it answered, -1 it refused, 0 none (a slot: 0 until fitted on LLM runs)",
 }
 
@@ -55,7 +68,7 @@ FEATURES: dict[str, str] = {
 # Signals that refuse on their own, whatever the others say: a sentence that matches the question
 # well but lacks the kind of fact asked for, or gives it about another name, is a confident wrong
 # answer (the fit cannot learn this from 16 unanswerable questions, whose matches are weaker).
-VETOES = ("type_missing", "typed_names", "names_absent", "instruction", "unrelated")
+VETOES = ("type_missing", "typed_names", "names_absent", "instruction", "unrelated", "relation_missing")
 
 
 @dataclass(frozen=True)
@@ -100,8 +113,9 @@ def measure(
     retrieved = {w for p in passages for w in words(p.text.lower() + " " + p.title.lower())}
     retrieved = {fold_word(w) for w in retrieved}
     absent = [not (group & retrieved) for group in names]
-    name_words = {w for g in names for w in g}
-    other_terms = {t: w for t, w in reading.weights.items() if t not in name_words}
+    # The terms are stems (« leik »), the names folded words (« leike »): compare stems.
+    name_terms = {t for g in names for w in g for t in tokens(w)}
+    other_terms = {t: w for t, w in reading.weights.items() if t not in name_terms}
     found = {t for c in chosen for t in c.terms}
     coverage = sum(w for t, w in other_terms.items() if t in found) / (sum(other_terms.values()) or 1.0)
     best_bm25 = max((p.lexical for p in passages if p.lexical is not None), default=0.0)
@@ -126,6 +140,7 @@ def measure(
         "unrelated": NAN
         if reading.english
         else (1.0 if not any(in_answer) and other_terms and not other_terms.keys() & found else 0.0),
+        "relation_missing": NAN if reading.english else _relation_missing(reading, chosen),
         "llm": NAN if llm_refused is None else (-1.0 if llm_refused else 1.0),
     }
     return Signals(tuple(values[name] for name in FEATURES))
@@ -134,6 +149,26 @@ def measure(
 def _share(flags: Iterable[bool]) -> float:
     items = list(flags)
     return sum(items) / len(items) if items else 0.0
+
+
+def relation_words(reading: Reading) -> list[str]:
+    """The question's words that say what is asked of its names (« racheté » in « Qui a racheté
+    Anthropic ? »), folded: not its names, nor a stopword, nor a word of place or time."""
+    names = {w for group in reading.names for w in group}
+    asked = words(fold(content_part(reading.question)))
+    return [w for w in asked if len(w) > 3 and w not in names and not is_stopword(w) and w not in _LINKS]
+
+
+def _relation_missing(reading: Reading, chosen: Sequence[Candidate]) -> float:
+    expected = reading.expected
+    if expected is None or expected.kind != "name" or expected.noun:
+        return 0.0
+    relation = [w[:RELATION_PREFIX] for w in relation_words(reading)]
+    typed = [c for c in chosen if c.typed]
+    if not relation or not typed:
+        return 0.0
+    around = {w[:RELATION_PREFIX] for c in typed for w in c.words | c.before}
+    return 0.0 if any(w in around for w in relation) else 1.0
 
 
 def main_clause(text: str) -> str:

@@ -5,28 +5,18 @@ corpus file. Whether to answer at all is the answerability model's decision (`an
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
 from rag.answering.answer_types import Expectation, asks_for_list, expectation, satisfies
 from rag.answering.answerability import AnswerabilityModel, Assessment, Signals, measure
 from rag.answering.base import Draft, Evidence
-from rag.conversation import Message, condense, entities
-from rag.text import (
-    NAME,
-    content_part,
-    fold,
-    is_stopword,
-    looks_english,
-    query_terms,
-    sentence_spans,
-    tokens,
-    words,
-)
-from rag.types import Citation, Passage, Sentence
+from rag.answering.reading import Candidate, Reading, candidates, heading, new_names, question_names
+from rag.conversation import Message, condense
+from rag.text import content_part, looks_english, query_terms
+from rag.types import Passage, Sentence
 
 # Weights of meaning (embedding cosine), question terms (IDF-weighted) and named entities.
 W_DENSE, W_TERMS, W_NAMES = 0.4, 0.3, 0.3
@@ -38,94 +28,7 @@ TYPE_PENALTY = 0.6  # ... or it does not, for questions that need one
 MISSING_NAME_PENALTY = 0.75  # a name of the question is neither in the sentence nor just before it
 UNKNOWN_PENALTY = 0.7  # a key word of the question appears nowhere in the corpus
 HEADING_PENALTY = 0.85  # a short line without final punctuation is a heading or a caption
-MIN_WORDS = 4
 REDUNDANT = 0.6  # Jaccard overlap above which a further sentence adds nothing
-# Names after these words are what the answer must *not* be (« Hormis Schulman, qui… »).
-_EXCLUDING = re.compile(r"\b(hormis|sauf|a part|en dehors de|autre que|besides|other than|apart from)\b")
-
-
-@dataclass
-class Candidate:
-    """A sentence of a retrieved passage, with what the scoring found in it."""
-
-    quote: Citation  # not numbered yet
-    terms: frozenset[str]
-    words: frozenset[str]
-    before: frozenset[str]  # words of the previous sentence
-    passage_words: frozenset[str]
-    rank: int
-    score: float = 0.0
-    cosine: float = 0.0
-    credits: tuple[float, ...] = ()  # per name of the question: in it, just before it, in its passage
-    typed: bool = False
-    next: Candidate | None = None
-
-
-@dataclass
-class Reading:
-    """What the question asks (its names, terms and answer type) and its candidate sentences, best
-    first."""
-
-    question: str
-    names: list[frozenset[str]]
-    weights: dict[str, float]
-    unknown: list[str]
-    expected: Expectation | None
-    wants_list: bool
-    english: bool
-    ranked: list[Candidate] = field(default_factory=list)
-
-
-def _candidates(passages: list[Passage]) -> list[Candidate]:
-    seen: set[tuple[str, int]] = set()
-    out: list[Candidate] = []
-    for rank, passage in enumerate(passages):
-        passage_words = frozenset(words(fold(passage.text)))
-        before: frozenset[str] = frozenset()
-        previous: Candidate | None = None
-        for span in sentence_spans(passage.text, offset=passage.char_start):
-            sentence_words = frozenset(words(fold(span.text)))
-            key = (passage.file, span.start)
-            # A chunk may begin inside a sentence: such a fragment is not a quotable sentence.
-            fragment = span.start == passage.char_start and passage.char_start > 0 and span.text[0].islower()
-            if key not in seen and len(span.text.split()) >= MIN_WORDS and not fragment:
-                seen.add(key)
-                quote = Citation(0, passage.file, passage.title, span.text, span.start, span.end, 0.0)
-                candidate = Candidate(
-                    quote, frozenset(tokens(span.text)), sentence_words, before, passage_words, rank
-                )
-                if previous is not None:
-                    previous.next = candidate
-                previous = candidate
-                out.append(candidate)
-            before = sentence_words
-    return out
-
-
-def question_names(question: str, corpus_names: frozenset[str]) -> list[frozenset[str]]:
-    """Names the question is about, each as its words (« Ilya Sutskever »): corpus names it mentions
-    in any case, and capitalised words the corpus does not know (« Australie »). Names it excludes
-    (« Hormis Schulman ») are not among them."""
-    start = question.strip().split(" ", 1)[0]
-    excluded = _EXCLUDING.search(fold(question))
-    kept = question[: excluded.start()] if excluded else question
-    groups = []
-    for entity in entities(kept):
-        # The question's first word is capitalised anyway: a name only if the corpus knows it.
-        parts = [w for w in words(fold(entity)) if len(w) > 2 and (w in corpus_names or not is_stopword(w))]
-        if entity.split(" ", 1)[0] == start and question.strip().startswith(entity):
-            parts = [w for i, w in enumerate(parts) if i or w in corpus_names]
-        groups.append(frozenset(parts))
-    named = {w for g in groups for w in g}
-    groups += [frozenset({w}) for w in words(fold(kept)) if w in corpus_names and w not in named]
-    return [g for g in groups if g]
-
-
-def new_names(text: str, question: str) -> frozenset[str]:
-    """Capitalised words of a sentence that the question does not mention (its first word aside)."""
-    asked = set(words(fold(question)))
-    found = [fold(m) for i, m in enumerate(NAME.findall(text)) if i or not text.startswith(m)]
-    return frozenset(w for m in found for w in words(m) if w not in asked and len(w) > 2)
 
 
 class ExtractiveAnswerer:
@@ -167,15 +70,15 @@ class ExtractiveAnswerer:
             asks_for_list(question),
             english,
         )
-        candidates = _candidates(passages)
-        if not candidates:
+        found = candidates(passages)
+        if not found:
             return reading
-        vectors = evidence.embed([c.quote.quote for c in candidates])
+        vectors = evidence.embed([c.quote.quote for c in found])
         cosines = vectors @ np.asarray(evidence.query_vector, dtype=np.float32)
-        for candidate, cosine in zip(candidates, cosines, strict=True):
+        for candidate, cosine in zip(found, cosines, strict=True):
             candidate.cosine = float(cosine)
             candidate.score = self._score(reading, candidate)
-        reading.ranked = sorted(candidates, key=lambda c: (-c.score, c.rank, c.quote.char_start))
+        reading.ranked = sorted(found, key=lambda c: (-c.score, c.rank, c.quote.char_start))
         return reading
 
     def score(self, question: str, passages: list[Passage], evidence: Evidence) -> list[Candidate]:
@@ -196,7 +99,7 @@ class ExtractiveAnswerer:
         expected = reading.expected
         candidate.typed = expected is None or satisfies(expected, candidate.quote.quote, reading.question)
         score = _typed(score, expected, candidate.typed)
-        if _heading(candidate.quote.quote):
+        if heading(candidate.quote.quote):
             score *= HEADING_PENALTY
         return score * UNKNOWN_PENALTY if reading.unknown else score
 
@@ -216,7 +119,7 @@ class ExtractiveAnswerer:
                 break
             if any(_jaccard(candidate.terms, c.terms) > REDUNDANT for c in chosen):
                 continue
-            if chosen and _heading(candidate.quote.quote):
+            if chosen and heading(candidate.quote.quote):
                 continue  # a title adds no fact to an answer (and may come from any file)
             fresh = new_names(candidate.quote.quote, reading.question)
             if reading.wants_list and chosen and not fresh - named:
@@ -229,7 +132,7 @@ class ExtractiveAnswerer:
                 and follower is not None
                 and follower.typed
                 and follower not in chosen
-                and not _heading(follower.quote.quote)
+                and not heading(follower.quote.quote)
             ):
                 chosen.append(follower)
         return chosen[: self.max_sentences]
@@ -283,9 +186,8 @@ def _typed(score: float, expected: Expectation | None, typed: bool) -> float:
     return score * TYPE_PENALTY if expected.strict else score
 
 
-def _heading(text: str) -> bool:
-    return not text.rstrip("»”\"' )").endswith((".", "!", "?", "…", ":", ";")) and len(text.split()) < 20
-
-
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / max(len(a | b), 1)
+
+
+__all__ = ["Candidate", "ExtractiveAnswerer", "Reading", "new_names", "question_names"]
