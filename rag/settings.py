@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         "(English), embeddinggemma-300m (multilingual, `make models-embed`), or a local "
         "sentence-transformers folder; changing it needs `rag ingest --rebuild`.",
     )
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description="What runs a sentence-transformers embedding model: torch, or ONNX Runtime on an "
+        "export made once beside the index (onnx: the same vectors; onnx-int8: int8 weights, faster, "
+        "its own index: `rag ingest --rebuild`). e5 runs in its own engine (torch only).",
+    )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.")
     ingest_page: int = Field(
         256, ge=1, le=10000, description="Chunks embedded and written to the store per step."
