@@ -19,8 +19,8 @@ from rag.answering.answerability import (
     AnswerabilityModel,
     Signals,
     load_model,
-    main_clause,
 )
+from rag.answering.vetoes import main_clause
 from rag.engine import Engine
 from rag.settings import DEFAULT_EMBED_MODEL, Settings
 from rag.types import REFUSAL

@@ -1,22 +1,21 @@
-"""Whether the retrieved passages answer the question: signals measured on the extractive answer
-(retrieval scores, sentence scores, answer type, names), a few of which refuse on their own (vetoes),
-the rest combined by a logistic model fitted on the dev part of the eval set
-(`python -m eval.fit_answerability`), coefficients in answerability.json."""
+"""Whether the retrieved passages answer the question: signals measured on the extractive answer, a few
+of which refuse on their own (vetoes; those that read the French are in `rag.answering.vetoes`), the rest
+combined by a logistic model fitted on the dev part (`python -m eval.fit_answerability`)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.answering.vetoes import relation_missing, typed_names
 from rag.errors import ConfigError
 from rag.guard import hostile_spans
-from rag.text import content_part, fold, fold_word, is_stopword, tokens, words
+from rag.text import fold_word, tokens, words
 from rag.types import Citation, Passage
 
 if TYPE_CHECKING:
@@ -24,20 +23,7 @@ if TYPE_CHECKING:
 
 COEFFICIENTS = Path(__file__).with_name("answerability.json")
 NAN = float("nan")
-# « Anthropic, créée par d'anciens d'OpenAI, a obtenu… »: the subject, then a clause about it that
-# starts in lower case (« L'ancien cadre d'OpenAI, Jan Leike, a annoncé… » keeps its name).
-_APPOSITION = re.compile(r"^([^,]{1,60}), [a-zà-ÿ][^,]*, ")
 PRESENT = 0.7  # a name's credit from the sentence itself or the one before it (extractive's scale)
-# « rejoint » and « rejoindre », « remplacé » and « remplacer » share their first five letters.
-RELATION_PREFIX = 5
-# Words of a question that place the fact in time or space without naming a relation.
-_LINKS = frozenset(
-    re.findall(
-        r"\w+",
-        "chez apres avant depuis pendant entre selon aujourd actuellement actuel actuelle maintenant "
-        "encore toujours deja aussi egalement autre autres dans pour avec sans vers",
-    )
-)
 OVERLAP = 0.1  # under this share of the question's weight matched, BM25 found next to nothing
 log = logging.getLogger(__name__)
 
@@ -58,9 +44,9 @@ FEATURES: dict[str, str] = {
     "instruction": "the question speaks to a model (« ignore tes instructions »), as `rag.guard` reads it",
     "coverage": "IDF share of the question's other terms found in the answer sentences",
     "unrelated": "the answer sentences share no name and no other term with the (French) question",
-    "relation_missing": "a question asking for a name (« Qui a racheté Anthropic ? ») whose words other "
-    "than its names are in no sentence that holds a name for the answer (nor the one before it): the "
-    "sentence names someone, but not for what was asked",
+    "relation_missing": "a question asking for a name (« Qui a racheté Anthropic ? ») or a cause whose "
+    "words other than its names (or words of the same relation) are in no sentence that holds the answer "
+    "(nor the one before it): the sentence names someone, or gives a reason, but not for what was asked",
     "llm": "an LLM's verdict: +1 it answered, -1 it refused, 0 none (a slot: 0 until fitted on LLM runs)",
 }
 
@@ -131,7 +117,7 @@ def measure(
         "type_missing": 0.0 if typed else 1.0,
         "names_missing": _share(not ok for ok in in_answer),
         "names_absent": _share(absent),
-        "typed_names": _typed_names(reading, chosen),
+        "typed_names": typed_names(reading, chosen),
         # Not measured (NaN, the model then adds nothing for them): an English question's words are
         # not the corpus's, and without an LLM there is no verdict.
         "unknown": NAN if reading.english else len(reading.unknown) / max(len(reading.weights), 1),
@@ -140,7 +126,7 @@ def measure(
         "unrelated": NAN
         if reading.english
         else (1.0 if not any(in_answer) and other_terms and not other_terms.keys() & found else 0.0),
-        "relation_missing": NAN if reading.english else _relation_missing(reading, chosen),
+        "relation_missing": NAN if reading.english else relation_missing(reading, chosen),
         "llm": NAN if llm_refused is None else (-1.0 if llm_refused else 1.0),
     }
     return Signals(tuple(values[name] for name in FEATURES))
@@ -149,45 +135,6 @@ def measure(
 def _share(flags: Iterable[bool]) -> float:
     items = list(flags)
     return sum(items) / len(items) if items else 0.0
-
-
-def relation_words(reading: Reading) -> list[str]:
-    """The question's words that say what is asked of its names (« racheté » in « Qui a racheté
-    Anthropic ? »), folded: not its names, nor a stopword, nor a word of place or time."""
-    names = {w for group in reading.names for w in group}
-    asked = words(fold(content_part(reading.question)))
-    return [w for w in asked if len(w) > 3 and w not in names and not is_stopword(w) and w not in _LINKS]
-
-
-def _relation_missing(reading: Reading, chosen: Sequence[Candidate]) -> float:
-    expected = reading.expected
-    if expected is None or expected.kind != "name" or expected.noun:
-        return 0.0
-    relation = [w[:RELATION_PREFIX] for w in relation_words(reading)]
-    typed = [c for c in chosen if c.typed]
-    if not relation or not typed:
-        return 0.0
-    around = {w[:RELATION_PREFIX] for c in typed for w in c.words | c.before}
-    return 0.0 if any(w in around for w in relation) else 1.0
-
-
-def main_clause(text: str) -> str:
-    """The sentence without the clause set off by commas after its subject (« X, créée par Y, a reçu
-    Z » -> « X a reçu Z »): what the sentence says of its subject."""
-    return _APPOSITION.sub(r"\1 ", text)
-
-
-def _typed_names(reading: Reading, chosen: Sequence[Candidate]) -> float:
-    expected = reading.expected
-    if expected is None or not expected.strict or not reading.names:
-        return 0.0
-    typed = next((c for c in chosen if c.typed), None)
-    if typed is None:
-        return 1.0
-    around = {fold_word(w) for w in words(main_clause(typed.quote.quote))} | typed.before
-    # Any name missing: half the names right is the wrong fact (Amazon's money in Anthropic for
-    # Amazon's money in OpenAI).
-    return 1.0 if any(not (group & around) for group in reading.names) else 0.0
 
 
 @dataclass(frozen=True)
