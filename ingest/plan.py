@@ -103,51 +103,86 @@ def plan_sync(
 ) -> Plan:
     """Read the changed files under `paths` (all the corpus by default) and list the changes."""
     started = time.perf_counter()
-    plan = Plan()
     paths = list(paths)
     files, refused = find_files(corpus, paths)
-    plan.files = len(files)
     scopes = [relative_name(corpus, p if p.exists() else corpus / p) for p in paths]
-    stored: dict[str, dict[str, Mapping[str, Any]]] = defaultdict(dict)
-    for chunk_id, _, meta in store.iter_all(documents=False):
-        stored[source_file(meta)][chunk_id] = meta
-
-    def left_out(name: str, reason: str) -> None:
-        plan.skipped.append((name, reason))
-        skip(name, reason)
-
+    planner = _Planner(corpus, store, chunker, texts, skip, warn, max_file_bytes)
+    planner.plan.files = len(files)
     for path, reason in refused:
-        left_out(str(path), reason)
-    seen: set[str] = set()
+        planner.left_out(str(path), reason)
     for done, path in enumerate(tqdm(files, unit="file", desc="reading", disable=not show)):
         if on_progress is not None:
             on_progress(IngestProgress("reading", done, len(files), 0, 0, time.perf_counter() - started))
-        name = relative_name(corpus, path)
-        seen.add(name)
+        planner.read(path)
+    planner.remove_missing(scopes)
+    return planner.plan
+
+
+def _in_scope(name: str, scopes: list[str]) -> bool:
+    """Whether a stored file lies under one of the synced paths (all do when none is given)."""
+    if not scopes or "." in scopes:
+        return True
+    return any(name == s or name.startswith(s.rstrip("/") + "/") for s in scopes)
+
+
+class _Planner:
+    """One planning pass: the index as it was, the files read so far, and the plan they make."""
+
+    def __init__(
+        self,
+        corpus: Path,
+        store: Store,
+        chunker: Chunker,
+        texts: DocumentTexts | None,
+        skip: Report,
+        warn: Report,
+        max_file_bytes: int | None,
+    ) -> None:
+        self.corpus, self.chunker, self.texts = corpus, chunker, texts
+        self.skip, self.warn, self.max_file_bytes = skip, warn, max_file_bytes
+        self.plan = Plan()
+        self.seen: set[str] = set()
+        self.stored: dict[str, dict[str, Mapping[str, Any]]] = defaultdict(dict)
+        for chunk_id, _, meta in store.iter_all(documents=False):
+            self.stored[source_file(meta)][chunk_id] = meta
+
+    def left_out(self, name: str, reason: str) -> None:
+        self.plan.skipped.append((name, reason))
+        self.skip(name, reason)
+
+    def read(self, path: Path) -> None:
+        """Plan one corpus file: unchanged (by the hash of its bytes), left out, or read and compared."""
+        name = relative_name(self.corpus, path)
+        self.seen.add(name)
         try:
             size = path.stat().st_size
-            if max_file_bytes is not None and size > max_file_bytes:
+            if self.max_file_bytes is not None and size > self.max_file_bytes:
                 raise SkippedFile(
-                    f"{size / 2**20:.1f} MiB, over the {max_file_bytes / 2**20:.1f} MiB limit "
+                    f"{size / 2**20:.1f} MiB, over the {self.max_file_bytes / 2**20:.1f} MiB limit "
                     "(RAG_MAX_FILE_BYTES): split it, or raise the limit"
                 )
             data = path.read_bytes()
-            existing = stored.get(name, {})
+            existing = self.stored.get(name, {})
             sha = file_sha(data)
-            if _is_complete(existing, sha) and _texts_complete(texts, existing, sha):
-                plan.unchanged.append(name)
-                continue
+            if _is_complete(existing, sha) and _texts_complete(self.texts, existing, sha):
+                self.plan.unchanged.append(name)
+                return
 
-            def part(reason: str, name: str = name) -> None:
-                plan.warnings.append((name, reason))
-                warn(name, reason)
+            def part(reason: str) -> None:
+                self.plan.warnings.append((name, reason))
+                self.warn(name, reason)
 
-            articles = load_documents(corpus, path, part, data)
+            articles = load_documents(self.corpus, path, part, data)
         except (SkippedFile, OSError) as exc:
-            left_out(name, str(exc))
-            continue
+            self.left_out(name, str(exc))
+            return
+        self._compare(name, existing, articles)
+
+    def _compare(self, name: str, existing: Mapping[str, Mapping[str, Any]], articles: list[Article]) -> None:
+        """List what to write, relabel and delete for a file read again, against its stored chunks."""
+        plan = self.plan
         (plan.updated if existing else plan.added).append(name)
-        chunks = chunker.split_file(articles)
+        chunks = self.chunker.split_file(articles)
         wanted = {c.id for c in chunks}
         plan.to_write += [c for c in chunks if c.id not in existing]
         plan.to_relabel += [c for c in chunks if c.id in existing and existing[c.id] != c.metadata]
@@ -159,15 +194,12 @@ def plan_sync(
         kept = {a.file for a in articles}
         plan.documents_gone += sorted({str(m.get("file")) for m in existing.values()} - kept)
 
-    in_scope = (
-        (lambda f: True)
-        if not scopes or "." in scopes
-        else (lambda f: any(f == s or f.startswith(s.rstrip("/") + "/") for s in scopes))
-    )
-    skipped_names = {name for name, _ in plan.skipped}
-    for name, chunk_ids in stored.items():
-        if name not in seen and name not in skipped_names and in_scope(name):
-            plan.removed.append(name)
-            plan.to_delete += list(chunk_ids)
-            plan.documents_gone += sorted({str(m.get("file")) for m in chunk_ids.values()})
-    return plan
+    def remove_missing(self, scopes: list[str]) -> None:
+        """Plan the removal of stored files, within `scopes`, that are no longer in the corpus."""
+        plan = self.plan
+        skipped_names = {name for name, _ in plan.skipped}
+        for name, chunk_ids in self.stored.items():
+            if name not in self.seen and name not in skipped_names and _in_scope(name, scopes):
+                plan.removed.append(name)
+                plan.to_delete += list(chunk_ids)
+                plan.documents_gone += sorted({str(m.get("file")) for m in chunk_ids.values()})

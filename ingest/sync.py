@@ -13,14 +13,14 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from ingest.chunker import Chunk, Chunker
-from ingest.plan import FileChanges, plan_sync
+from ingest.plan import FileChanges, Plan, plan_sync
 from rag.documents import DocumentTexts
 from rag.embedding import Embedder
 from rag.progress import IngestProgress
@@ -36,6 +36,18 @@ class SyncReport(FileChanges):
     chunks_written: int = 0
     chunks_deleted: int = 0
     seconds: float = 0.0
+
+    @classmethod
+    def of(cls, plan: FileChanges) -> SyncReport:
+        """A report of the plan's files, before anything is written."""
+        return cls(
+            added=plan.added,
+            updated=plan.updated,
+            unchanged=plan.unchanged,
+            removed=plan.removed,
+            skipped=plan.skipped,
+            warnings=plan.warnings,
+        )
 
     @property
     def changed(self) -> bool:
@@ -83,42 +95,69 @@ def sync_corpus(
         show=show,
         on_progress=on_progress,
     )
-    report = SyncReport(
-        added=plan.added,
-        updated=plan.updated,
-        unchanged=plan.unchanged,
-        removed=plan.removed,
-        skipped=plan.skipped,
-        warnings=plan.warnings,
-    )
+    report = SyncReport.of(plan)
     if texts is not None:
         for document in plan.documents:
             texts.put(document)
-    to_write = plan.to_write
-    embed_started = time.perf_counter()
+    tell_progress = _EmbedProgress(on_progress, plan.files, len(plan.to_write), started)
 
-    def tell_progress(stage: str = "embedding") -> None:
-        if on_progress is not None:
+    def written(chunks: int) -> None:
+        report.chunks_written += chunks
+        tell_progress(report.chunks_written)
+
+    tell_progress(0)
+    _embed_and_write(plan.to_write, store, embedder, page_size=page_size, show=show, on_written=written)
+    _delete_and_relabel(plan, store, texts)
+    report.chunks_deleted = len(plan.to_delete)
+    if report.changed or report.removed:
+        store.bump_generation()
+    report.seconds = time.perf_counter() - started
+    tell_progress(report.chunks_written, done=True)
+    return report
+
+
+@dataclass
+class _EmbedProgress:
+    """Tells `on_progress`, if any, how many of the new chunks are embedded and written."""
+
+    on_progress: Callable[[IngestProgress], None] | None
+    files: int
+    chunks_total: int
+    started: float
+    embed_started: float = field(default_factory=time.perf_counter)
+
+    def __call__(self, chunks_done: int, *, done: bool = False) -> None:
+        if self.on_progress is not None:
             now = time.perf_counter()
-            on_progress(
+            self.on_progress(
                 IngestProgress(
-                    "done" if stage == "done" else "embedding",
-                    plan.files,
-                    plan.files,
-                    report.chunks_written,
-                    len(to_write),
-                    now - started,
-                    now - embed_started,
+                    "done" if done else "embedding",
+                    self.files,
+                    self.files,
+                    chunks_done,
+                    self.chunks_total,
+                    now - self.started,
+                    now - self.embed_started,
                 )
             )
 
+
+def _embed_and_write(
+    to_write: list[Chunk],
+    store: Store,
+    embedder: Embedder,
+    *,
+    page_size: int,
+    show: bool,
+    on_written: Callable[[int], None],
+) -> None:
+    """Embed `to_write` and upsert it page by page; `on_written(n)` hears of each page written."""
+
     def write(page: list[Chunk], vectors: Any) -> None:
         store.upsert([c.id for c in page], vectors, [c.text for c in page], [c.metadata for c in page])
-        report.chunks_written += len(page)
         bar.update(len(page))
-        tell_progress()
+        on_written(len(page))
 
-    tell_progress()
     with (
         tqdm(total=len(to_write), unit="chunk", desc="embedding", disable=not show) as bar,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-upsert") as writer,
@@ -139,13 +178,11 @@ def sync_corpus(
             pending = writer.submit(write, page, vectors)
         if pending is not None:
             pending.result()
+
+
+def _delete_and_relabel(plan: Plan, store: Store, texts: DocumentTexts | None) -> None:
+    """Apply the plan's metadata updates and deletions, once every new chunk is written."""
     store.update_metadata([c.id for c in plan.to_relabel], [c.metadata for c in plan.to_relabel])
     store.delete(plan.to_delete)
     if texts is not None:
         texts.delete(plan.documents_gone)
-    report.chunks_deleted = len(plan.to_delete)
-    if report.changed or report.removed:
-        store.bump_generation()
-    report.seconds = time.perf_counter() - started
-    tell_progress("done")
-    return report
