@@ -30,7 +30,10 @@ def start_ingest(env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def written_so_far(line: str) -> tuple[int, int] | None:
-    """(done, total) of a tqdm line such as "embedding:  20%|██  | 64/320 [...]"."""
+    """(done, total) of an embedding progress line, "embedding:  20%|██  | 64/320 [...]" (not of the
+    bar that reads the files before it)."""
+    if not line.strip().startswith("embedding"):
+        return None
     try:
         done, total = line.split("|")[-1].strip().split(" ")[0].split("/")
         return int(done), int(total)
