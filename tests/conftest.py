@@ -48,6 +48,20 @@ def make_settings(corpus: Path, index: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def refused_until_rebuilt(settings: Settings, embedder: Embedder) -> Engine:
+    """An index built by other vectors is refused, by the engine and by ingest, until `--rebuild`;
+    the rebuilt index's engine."""
+    from rag.errors import EmbeddingModelMismatchError
+
+    with pytest.raises(EmbeddingModelMismatchError, match="rag ingest --rebuild"):
+        build_engine(settings, embedder=embedder)
+    with pytest.raises(EmbeddingModelMismatchError):
+        run_ingest(settings, embedder=embedder, progress=False)
+    report = run_ingest(settings, embedder=embedder, progress=False, rebuild=True)
+    assert len(report.added) == len(list(settings.corpus_dir.iterdir()))
+    return build_engine(settings, embedder=embedder)
+
+
 def point_rag_at(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point `rag` run in this process (`cli.main.main`) at these settings' corpus, index and collection."""
     for key, value in {

@@ -15,7 +15,7 @@ from rag.compose import build_embedder, build_engine
 from rag.embedding import E5, Embedder
 from rag.errors import ConfigError, EmbeddingModelMismatchError
 from rag.settings import MINILM, Settings
-from tests.conftest import CORPUS, make_settings
+from tests.conftest import CORPUS, make_settings, refused_until_rebuilt
 
 QUESTIONS = ["Combien Amazon a-t-il investi dans Anthropic ?", "Pourquoi Leike est-il parti ?"]
 
@@ -69,13 +69,7 @@ def test_onnx_int8__its_vectors_are_its_own_index_until_rebuilt(
     texts = passages()
     agreement = (int8.embed(texts) * minilm.embed(texts)).sum(axis=1)
     assert 0.9 < agreement.mean() < 0.9999  # close, but not the same vectors: hence its own index
-    with pytest.raises(EmbeddingModelMismatchError, match="rag ingest --rebuild"):
-        build_engine(int8_settings, embedder=int8)
-    with pytest.raises(EmbeddingModelMismatchError):
-        run_ingest(int8_settings, embedder=int8, progress=False)
-    report = run_ingest(int8_settings, embedder=int8, progress=False, rebuild=True)
-    assert len(report.added) == 5
-    engine = build_engine(int8_settings, embedder=int8)
+    engine = refused_until_rebuilt(int8_settings, int8)
     assert [engine.retrieve(q)[0][0].file for q in QUESTIONS] == first_files  # the article fp32 finds
     with pytest.raises(EmbeddingModelMismatchError):  # and the torch model no longer reads it
         build_engine(torch_settings, embedder=minilm)
