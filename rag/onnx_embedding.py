@@ -213,7 +213,9 @@ class OnnxBackend:
         self.prompts: dict[str, str] = meta["prompts"]
         self.max_tokens = int(meta["max_tokens"])
         self.dimension = int(meta["dimension"])
-        self._counter = self.runner.tokenizer.__class__.from_file(str(folder / "tokenizer.json"))
+        from tokenizers import Tokenizer
+
+        self._counter = Tokenizer.from_file(str(folder / "tokenizer.json"))  # whole texts, unpadded
         self._counter.no_truncation()
         self._counter.no_padding()
 
